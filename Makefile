@@ -1,0 +1,61 @@
+# Botwatch — every command a user or CI needs. `make` alone lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/sh
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+# The stack tooling (preflight, rendering) is stdlib-only so `make up` needs no venv.
+STACKCTL := PYTHONPATH=scripts $(PYTHON) -m stackctl
+PYTEST_ARGS ?=
+
+.PHONY: help up down ps logs restart config test-alert clean venv tools lint test test-stack bench
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+up: ## Create .env on first run, validate settings, start the stack, wait until healthy
+	@$(STACKCTL) up
+
+down: ## Stop the stack (data volumes are kept)
+	@$(STACKCTL) compose down
+
+ps: ## Show the services and their health
+	@$(STACKCTL) compose ps
+
+logs: ## Follow logs (all services, or one: make logs s=bot)
+	@$(STACKCTL) compose logs -f --tail=100 $(s)
+
+restart: ## Re-validate settings and restart the stack (or one service: make restart s=bot)
+	@$(STACKCTL) restart $(s)
+
+config: ## Validate .env and render the effective compose and Alertmanager configuration
+	@$(STACKCTL) config
+
+test-alert: ## Send a marked test alert to the configured channels and report delivery
+	@$(STACKCTL) test-alert
+
+clean: ## Stop the stack and delete its data volumes (asks first; FORCE=1 skips the question)
+	@$(STACKCTL) clean $(if $(FORCE),--force)
+
+$(VENV)/.installed: requirements-dev.txt exporter/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## Build .venv with the pinned dev dependencies
+
+tools: ## Install the real test tools (prometheus, promtool, alertmanager, amtool, docker-compose) into .tools/bin
+	@echo "Test tools (scripts/tools.toml):"
+	@$(PYTHON) scripts/bootstrap_tools.py
+
+lint: venv ## Lint and format-check the Python code (ruff)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+test: venv tools lint ## Run the whole test suite without Docker (what CI runs)
+	@$(VPY) -m pytest $(PYTEST_ARGS)
+
+test-stack: venv ## Bring the real stack up under Docker and test it end to end
+	@$(VPY) -m pytest -m stack tests/stack -v $(PYTEST_ARGS)

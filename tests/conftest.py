@@ -1,0 +1,51 @@
+"""Fixtures shared by every test folder: the repository root, the real test tools, free ports."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TOOLS_BIN = REPO / ".tools" / "bin"
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    """The repository root."""
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def tool() -> Callable[[str], str]:
+    """Path of a real test tool installed by `make tools` (falls back to PATH).
+
+    Skips the test with the reason when the tool is absent, which only happens when pytest is run
+    without `make tools`; `make test` always installs them first.
+    """
+
+    def find(name: str) -> str:
+        candidate = TOOLS_BIN / name
+        if candidate.exists():
+            return str(candidate)
+        found = shutil.which(name)
+        if found is None:
+            pytest.skip(f"{name} is not installed: run `make tools` (make test does it for you)")
+        return found
+
+    return find
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[[], int]:
+    """A function returning a TCP port on 127.0.0.1 that is free right now."""
+    return _free_port
