@@ -1,0 +1,140 @@
+"""`make up`: create .env on first run, validate everything, start the stack, wait until healthy."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TextIO
+
+from . import envfile
+from .checks import Problem, check_ports_free, check_settings, port_in_use
+from .docker import Compose, DockerUnavailable, check_docker
+from .secretfiles import write_secrets
+
+HEALTH_TIMEOUT = 300
+
+
+def load_settings(root: Path, out: TextIO) -> tuple[dict[str, str], list[Problem]]:
+    """The effective settings (.env over .env.example's defaults) and every problem found.
+
+    Creates .env from .env.example on first run, with a random Grafana password printed once.
+    """
+    env_path, example = root / ".env", root / ".env.example"
+    if not env_path.exists():
+        password = envfile.create_from_example(example, env_path)
+        print(
+            "Created .env from .env.example (first run).\n"
+            f"  Grafana admin password: {password}\n"
+            "  It is shown only this once and stored in .env (GRAFANA_ADMIN_PASSWORD).",
+            file=out,
+        )
+    defaults = envfile.load(example).values
+    current = envfile.load(env_path)
+    problems = [
+        Problem(f".env line {number}", f"{why}: {text.strip()!r}")
+        for number, text, why in current.malformed
+    ]
+    settings = {**defaults, **current.values}
+    return settings, problems + check_settings(settings)
+
+
+def render(root: Path, settings: Mapping[str, str]) -> list[str]:
+    """Write the secret files and the Alertmanager config; returns the configured channels."""
+    from .alerting import render as render_alertmanager  # owned by the alerting component
+
+    write_secrets(settings, root / ".secrets")
+    return render_alertmanager(settings, root / ".generated" / "alertmanager")
+
+
+def report(problems: list[Problem], out: TextIO) -> None:
+    print(f"Found {len(problems)} problem(s); nothing was started:", file=out)
+    for problem in problems:
+        print(problem, file=out)
+
+
+def wait_healthy(compose: Compose, out: TextIO, timeout: float = HEALTH_TIMEOUT) -> bool:
+    """Poll until every service is healthy, printing one line per service as it gets there."""
+    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    announced: set[str] = set()
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        states = compose.states()
+        for service, state in sorted(states.items()):
+            if state == "healthy" and service not in announced:
+                announced.add(service)
+                print(f"  ✓ {service:13} healthy after {time.monotonic() - start:.0f}s", file=out)
+        if states and all(s == "healthy" for s in states.values()):
+            return True
+        if any(s in ("exited", "dead") for s in states.values()):
+            break
+        time.sleep(2)
+    for service, state in sorted(states.items()):
+        if state != "healthy":
+            hint = f"see `make logs s={service}`"
+            print(f"  ✗ {service:13} {state or 'not started'} — {hint}", file=out)
+    return False
+
+
+def urls(settings: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    host = settings.get("BIND_ADDRESS", "127.0.0.1")
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return [
+        ("Grafana", f"http://{host}:{settings['GRAFANA_PORT']}", "dashboards and logs"),
+        ("Prometheus", f"http://{host}:{settings['PROMETHEUS_PORT']}", "metrics and alert rules"),
+        ("Alertmanager", f"http://{host}:{settings['ALERTMANAGER_PORT']}", "alerts and silences"),
+        ("Loki", f"http://{host}:{settings['LOKI_PORT']}", "log API (browse logs in Grafana)"),
+    ]
+
+
+def summary(settings: Mapping[str, str], channels: list[str], out: TextIO) -> None:
+    print("\nBotwatch is up:", file=out)
+    for name, url, what in urls(settings):
+        print(f"  {name:13} {url:28} {what}", file=out)
+    print("  Grafana login: admin / the GRAFANA_ADMIN_PASSWORD in .env", file=out)
+    if channels:
+        print(f"  Alerts go to: {', '.join(channels)}. Try it: make test-alert", file=out)
+    else:
+        print(
+            "  No alert channel configured: alerts show in Alertmanager and Grafana only.\n"
+            "  Set DISCORD_WEBHOOK_URL or TELEGRAM_BOT_TOKEN + TELEGRAM_CHAT_ID in .env, then "
+            "`make up` again.",
+            file=out,
+        )
+
+
+def up(
+    root: Path,
+    *,
+    docker: str = "docker",
+    out: TextIO = sys.stdout,
+    in_use: Callable[[str, int], bool] = port_in_use,
+) -> int:
+    settings, problems = load_settings(root, out)
+    compose = None
+    try:
+        check_docker(docker)
+        compose = Compose(root, (docker, "compose"))
+    except DockerUnavailable as exc:
+        problems.append(Problem("Docker", str(exc)))
+    # Ports our own running stack holds are not a conflict.
+    running = compose.states() if compose else {}
+    if not running:
+        problems += check_ports_free(settings, in_use)
+    if problems:
+        report(problems, out)
+        return 1
+    assert compose is not None
+    channels = render(root, settings)
+    print("Starting the stack (first run builds the bot image and pulls images)…", file=out)
+    if compose.run("up", "--detach", "--build", "--remove-orphans").returncode != 0:
+        print("`docker compose up` failed; its error is above.", file=out)
+        return 1
+    print("Waiting for every service to be healthy:", file=out)
+    if not wait_healthy(compose, out):
+        print("The stack is not healthy; it is left running for diagnosis (`make down`).", file=out)
+        return 1
+    summary(settings, channels, out)
+    return 0

@@ -1,0 +1,156 @@
+"""compose.yaml rendered by the real docker-compose binary, then checked against the policy."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+STATEFUL = {"prometheus", "alertmanager", "loki", "promtail", "grafana"}
+# Services that cannot run as a non-root user, with the reason (also written in compose.yaml).
+ROOT_ALLOWED = {
+    "promtail": "reads container logs through the Docker socket, whose group differs per host",
+    "cadvisor": "reads the host's cgroups and Docker state",
+}
+# Services that may see the Docker socket (read-only).
+SOCKET_ALLOWED = {"promtail", "cadvisor"}
+MINIMAL_ENV = "GRAFANA_ADMIN_PASSWORD=correct-horse-battery\n"
+
+
+def render(tool, repo: Path, env_file: Path, *profiles: str) -> dict:
+    args = [
+        tool("docker-compose"),
+        "--project-directory",
+        str(repo),
+        "-f",
+        str(repo / "compose.yaml"),
+    ]
+    args += ["--env-file", str(env_file)]
+    for profile in profiles:
+        args += ["--profile", profile]
+    result = subprocess.run([*args, "config", "--format", "json"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module", params=["example", "minimal", "host-profile"])
+def rendered(request, tool, repo, tmp_path_factory) -> dict:
+    """The effective configuration for .env.example, for a minimal .env, and with profile host."""
+    if request.param == "minimal":
+        env = tmp_path_factory.mktemp("env") / ".env"
+        env.write_text(MINIMAL_ENV)
+        return render(tool, repo, env)
+    profiles = ("host",) if request.param == "host-profile" else ()
+    return render(tool, repo, repo / ".env.example", *profiles)
+
+
+class TestRendering:
+    def test_compose_file_uses_the_v2_spec(self, repo):
+        """compose.yaml has no obsolete top-level `version:` key."""
+        assert not re.search(r"^version\s*:", (repo / "compose.yaml").read_text(), re.M)
+
+    def test_every_component_is_a_service(self, rendered):
+        """The rendered stack has the six core services."""
+        core = {"prometheus", "alertmanager", "loki", "promtail", "grafana", "bot"}
+        assert core <= set(rendered["services"])
+
+    def test_host_profile_adds_node_exporter_and_cadvisor(self, tool, repo):
+        """Only the `host` profile brings node-exporter and cAdvisor."""
+        plain = render(tool, repo, repo / ".env.example")["services"]
+        host = render(tool, repo, repo / ".env.example", "host")["services"]
+        assert {"node-exporter", "cadvisor"}.isdisjoint(plain)
+        assert {"node-exporter", "cadvisor"} <= set(host)
+
+
+class TestPolicy:
+    def test_images_are_pinned(self, rendered):
+        """Every image has an explicit version tag and none is `latest`."""
+        for name, service in rendered["services"].items():
+            image = service["image"]
+            tag = image.rsplit(":", 1)[1] if ":" in image.split("/")[-1] else ""
+            assert tag and tag != "latest", f"{name}: image {image} is not pinned"
+            if "build" in service:
+                assert tag == "local", f"{name}: a built image is tagged `local`"
+
+    def test_built_image_base_is_pinned(self, rendered, repo):
+        """A service built here starts FROM a base image with a pinned version tag."""
+        for name, service in rendered["services"].items():
+            if "build" not in service:
+                continue
+            dockerfile = Path(service["build"]["context"]) / "Dockerfile"
+            bases = re.findall(r"^FROM\s+(\S+)", dockerfile.read_text(), re.M)
+            assert bases, f"{name}: no FROM in {dockerfile}"
+            for base in bases:
+                assert re.search(r":[\w.-]*\d", base) and not base.endswith(":latest"), base
+
+    def test_every_service_has_health_restart_memory_and_log_rotation(self, rendered):
+        """Every service has a healthcheck, a restart policy, a memory cap and rotated logs."""
+        for name, service in rendered["services"].items():
+            assert service.get("healthcheck", {}).get("test"), f"{name}: no healthcheck"
+            assert service.get("restart") == "unless-stopped", f"{name}: restart policy"
+            assert int(service.get("mem_limit", 0)) > 0, f"{name}: no memory limit"
+            logging = service.get("logging", {})
+            assert logging.get("driver") == "json-file", f"{name}: log driver"
+            assert {"max-size", "max-file"} <= set(logging.get("options", {})), f"{name}: rotation"
+
+    def test_ports_are_bound_to_the_bind_address(self, rendered):
+        """Every published port binds to BIND_ADDRESS (127.0.0.1 by default), not all interfaces."""
+        for name, service in rendered["services"].items():
+            for port in service.get("ports", []):
+                assert port.get("host_ip") == "127.0.0.1", f"{name}: port {port} is exposed"
+
+    def test_stateful_services_keep_data_in_named_volumes(self, rendered):
+        """Each stateful service stores its data in a named volume that survives `make down`."""
+        for name in STATEFUL:
+            volumes = rendered["services"][name].get("volumes", [])
+            named = [
+                v for v in volumes if v["type"] == "volume" and v["source"] in rendered["volumes"]
+            ]
+            assert named, f"{name}: no named volume"
+
+    def test_containers_drop_privileges(self, rendered):
+        """Every service has no-new-privileges, no capabilities, a read-only root and, unless the
+        image cannot work that way, a non-root user."""
+        for name, service in rendered["services"].items():
+            assert "no-new-privileges:true" in service.get("security_opt", []), name
+            assert service.get("cap_drop") == ["ALL"], name
+            assert service.get("read_only") is True, f"{name}: writable root filesystem"
+            if name not in ROOT_ALLOWED:
+                user = service.get("user", "")
+                assert user and not user.startswith("0") and user != "root", f"{name}: runs as root"
+
+    def test_docker_socket_only_where_needed_and_read_only(self, rendered):
+        """Only the log shipper (and cAdvisor, profile host) sees the Docker socket, read-only."""
+        for name, service in rendered["services"].items():
+            for volume in service.get("volumes", []):
+                if volume["source"].startswith("/var/run"):
+                    assert name in SOCKET_ALLOWED, f"{name} mounts {volume['source']}"
+                    assert volume.get("read_only") is True, f"{name}: socket is writable"
+
+    def test_start_order_waits_for_health(self, rendered):
+        """Services that need another one wait until it is healthy, not merely started."""
+        for name, service in rendered["services"].items():
+            for dependency, spec in service.get("depends_on", {}).items():
+                assert spec["condition"] == "service_healthy", f"{name} → {dependency}"
+        assert "loki" in rendered["services"]["promtail"]["depends_on"]
+        assert {"prometheus", "loki"} <= set(rendered["services"]["grafana"]["depends_on"])
+
+    def test_secrets_come_from_files(self, rendered, repo):
+        """Secrets are Compose file secrets under the git-ignored .secrets/ folder."""
+        for name, secret in rendered["secrets"].items():
+            assert Path(secret["file"]).parent == repo / ".secrets", name
+        assert ".secrets/" in (repo / ".gitignore").read_text().split()
+
+
+def test_bind_address_setting_is_honoured(tool, repo, tmp_path):
+    """Setting BIND_ADDRESS changes where every published port listens."""
+    env = tmp_path / ".env"
+    env.write_text(MINIMAL_ENV + "BIND_ADDRESS=192.0.2.10\nGRAFANA_PORT=3300\n")
+    services = render(tool, repo, env)["services"]
+    grafana = services["grafana"]["ports"][0]
+    assert (grafana["host_ip"], grafana["published"]) == ("192.0.2.10", "3300")
+    for service in services.values():
+        assert all(p["host_ip"] == "192.0.2.10" for p in service.get("ports", []))

@@ -1,0 +1,91 @@
+"""`make tools`: the real test binaries are installed, run, and have the pinned versions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+
+import bootstrap_tools as bootstrap
+
+CONFIG = tomllib.loads((Path(bootstrap.__file__).parent / "tools.toml").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(CONFIG["tools"]))
+def test_tool_runs_with_an_accepted_version(name, tool):
+    """Each tool in scripts/tools.toml runs and reports a major.minor the project accepts."""
+    version = bootstrap.binary_version(tool(name))
+    assert bootstrap.accepted(version, tuple(CONFIG["tools"][name]["series"])), version
+
+
+def test_alertmanager_loads_a_config(tool, free_port, tmp_path):
+    """The installed alertmanager starts with a config and answers ready (its templates load)."""
+    config = tmp_path / "alertmanager.yml"
+    config.write_text("route:\n  receiver: none\nreceivers:\n  - name: none\n")
+    port = free_port()
+    process = subprocess.Popen(
+        [tool("alertmanager"), f"--config.file={config}", f"--storage.path={tmp_path}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as r:
+                    assert r.status == 200
+                    return
+            except OSError:
+                assert process.poll() is None, process.stderr.read().decode()
+                time.sleep(0.2)
+        pytest.fail("alertmanager never became ready")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_bootstrap_is_idempotent(repo):
+    """A second `make tools` keeps what is installed and says so."""
+    run = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "bootstrap_tools.py")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    lines = run.stdout.splitlines()
+    assert len(lines) == len(CONFIG["tools"])
+    assert all(line.rstrip().endswith("from cached") for line in lines), run.stdout
+
+
+class TestSources:
+    def test_mirrors_come_from_the_machines_apt_sources(self, tmp_path):
+        """Debian mirrors are read from both apt formats; security and other repos are skipped."""
+        (tmp_path / "sources.list.d").mkdir()
+        (tmp_path / "sources.list.d" / "debian.sources").write_text(
+            "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n\n"
+            "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n"
+        )
+        (tmp_path / "sources.list").write_text(
+            "deb [arch=amd64] http://other.example/debian bookworm main\n"
+            "deb https://packages.example.com/apt stable main\n# deb http://x/debian sid main\n"
+        )
+        assert bootstrap.debian_mirrors(tmp_path) == [
+            "http://mirror.example/debian",
+            "http://other.example/debian",
+        ]
+
+    def test_version_series_matching(self):
+        """A version is accepted only within a listed major.minor line."""
+        assert bootstrap.accepted("3.5.3", ("3.13", "3.5"))
+        assert not bootstrap.accepted("3.51.0", ("3.5",))
+        assert not bootstrap.accepted(None, ("3.5",))
+
+    def test_repository_names_no_mirror_host(self, repo):
+        """No Debian mirror host is written into the bootstrap or its pins."""
+        for path in (repo / "scripts" / "bootstrap_tools.py", repo / "scripts" / "tools.toml"):
+            assert "deb.debian.org" not in path.read_text()
