@@ -69,7 +69,7 @@ def _node() -> str:
     if node is None:
         raise LogQLParserMissing("node is not on PATH: the LogQL parser runs under Node.js")
     if not (PARSER_DIR / "node_modules" / "@grafana" / "lezer-logql").is_dir():
-        raise LogQLParserMissing(f"the LogQL parser is not installed in {PARSER_DIR}: {INSTALL_HINT}")
+        raise LogQLParserMissing(f"no LogQL parser in {PARSER_DIR}: {INSTALL_HINT}")
     return node
 
 
