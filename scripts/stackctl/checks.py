@@ -51,41 +51,57 @@ def _bool(key: str, value: str) -> list[Problem]:
     return [Problem(key, f"must be true or false, not {value!r}")]
 
 
+# Optional secrets: when set, the value must have the shape the service issues ({value}: the value).
+SHAPES = {
+    "DISCORD_WEBHOOK_URL": (
+        DISCORD_WEBHOOK_RE,
+        "is not a Discord webhook URL; copy it from Server Settings → Integrations → Webhooks "
+        "(https://discord.com/api/webhooks/<id>/<token>), or leave it empty",
+    ),
+    "TELEGRAM_BOT_TOKEN": (
+        TELEGRAM_TOKEN_RE,
+        "is not a bot token; @BotFather gives one like 123456789:AAE… (digits, a colon, "
+        "35 letters), or leave it empty",
+    ),
+    "TELEGRAM_CHAT_ID": (
+        CHAT_ID_RE,
+        "must be a numeric chat id (groups are negative, e.g. -1001234567890), not {value!r}; "
+        "@userinfobot tells yours",
+    ),
+    "SENTRY_DSN": (
+        SENTRY_DSN_RE,
+        "is not a Sentry DSN (https://<key>@<host>/<project id>); copy it from your Sentry "
+        "project's Client Keys, or leave it empty",
+    ),
+    "DISCORD_TOKEN": (
+        DISCORD_TOKEN_RE,
+        "is not a bot token (three dot-separated parts); copy it from the Developer Portal → "
+        "Bot → Reset Token, or leave it empty for the demo bot",
+    ),
+}
+
+
+def _shape(env: Mapping[str, str], key: str) -> list[Problem]:
+    value = env.get(key, "")
+    pattern, message = SHAPES[key]
+    if value and not pattern.match(value):
+        return [Problem(key, message.format(value=value))]
+    return []
+
+
 def check_channels(env: Mapping[str, str]) -> list[Problem]:
-    problems = []
-    webhook = env.get("DISCORD_WEBHOOK_URL", "")
-    if webhook and not DISCORD_WEBHOOK_RE.match(webhook):
-        problems.append(
-            Problem(
-                "DISCORD_WEBHOOK_URL",
-                "is not a Discord webhook URL; copy it from Server Settings → Integrations → "
-                "Webhooks (https://discord.com/api/webhooks/<id>/<token>), or leave it empty",
-            )
-        )
+    problems = [
+        *_shape(env, "DISCORD_WEBHOOK_URL"),
+        *_shape(env, "TELEGRAM_BOT_TOKEN"),
+        *_shape(env, "TELEGRAM_CHAT_ID"),
+    ]
     token, chat = env.get("TELEGRAM_BOT_TOKEN", ""), env.get("TELEGRAM_CHAT_ID", "")
-    if token and not TELEGRAM_TOKEN_RE.match(token):
-        problems.append(
-            Problem(
-                "TELEGRAM_BOT_TOKEN",
-                "is not a bot token; @BotFather gives one like 123456789:AAE… (digits, a colon, "
-                "35 letters), or leave it empty",
-            )
-        )
-    if chat and not CHAT_ID_RE.match(chat):
-        problems.append(
-            Problem(
-                "TELEGRAM_CHAT_ID",
-                f"must be a numeric chat id (groups are negative, e.g. -1001234567890), not "
-                f"{chat!r}; @userinfobot tells yours",
-            )
-        )
     if bool(token) != bool(chat):
         missing = "TELEGRAM_CHAT_ID" if token else "TELEGRAM_BOT_TOKEN"
         problems.append(
             Problem(missing, "is empty but Telegram needs both the bot token and the chat id")
         )
-    problems += _bool("TELEGRAM_WARNINGS", env.get("TELEGRAM_WARNINGS", "false"))
-    return problems
+    return problems + _bool("TELEGRAM_WARNINGS", env.get("TELEGRAM_WARNINGS", "false"))
 
 
 def check_bot(env: Mapping[str, str]) -> list[Problem]:
@@ -99,24 +115,7 @@ def check_bot(env: Mapping[str, str]) -> list[Problem]:
                 "`make up` to generate one, or set your own",
             )
         )
-    dsn = env.get("SENTRY_DSN", "")
-    if dsn and not SENTRY_DSN_RE.match(dsn):
-        problems.append(
-            Problem(
-                "SENTRY_DSN",
-                "is not a Sentry DSN (https://<key>@<host>/<project id>); copy it from your "
-                "Sentry project's Client Keys, or leave it empty",
-            )
-        )
-    token = env.get("DISCORD_TOKEN", "")
-    if token and not DISCORD_TOKEN_RE.match(token):
-        problems.append(
-            Problem(
-                "DISCORD_TOKEN",
-                "is not a bot token (three dot-separated parts); copy it from the Developer "
-                "Portal → Bot → Reset Token, or leave it empty for the demo bot",
-            )
-        )
+    problems += _shape(env, "SENTRY_DSN") + _shape(env, "DISCORD_TOKEN")
     level = env.get("LOG_LEVEL", "info")
     if level.lower() not in LOG_LEVELS:
         problems.append(Problem("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}"))
