@@ -9,7 +9,7 @@ VPY := $(VENV)/bin/python
 STACKCTL := PYTHONPATH=scripts $(PYTHON) -m stackctl
 PYTEST_ARGS ?=
 
-.PHONY: help up down ps logs restart config test-alert clean venv tools lint test test-stack bench
+.PHONY: help up down ps logs restart config test-alert clean venv tools lint test test-stack
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
