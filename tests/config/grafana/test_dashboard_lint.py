@@ -1,0 +1,262 @@
+"""Static checks of grafana/dashboards/*.json: the rules of grafana/dashboard-linter plus ours.
+
+dashboard-linter's rules, adapted where Botwatch's conventions differ (each test says how):
+template-datasource, panel-datasource, panel-title-description, panel-units, panel-no-targets,
+target-rate-interval, target-counter-agg, target-logql-auto, template-on-time-change-reload,
+target-job, uneditable-dashboard. The PromQL/LogQL parse checks run the real parsers
+(test_dashboard_queries.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.grafana_dashboards import (
+    DATASOURCE_FILE,
+    UNITLESS_PANELS,
+    datasource_type,
+    iter_panels,
+    load_dashboards,
+    queries,
+)
+
+# The classic dashboard JSON schema of the pinned Grafana 13 (the last schemaVersion migration in
+# Grafana's source is v43); Grafana migrates older files on load, so a lower number means drift.
+SCHEMA_VERSION = 43
+SHARED_TAG = "botwatch"
+EXPECTED = {
+    "overview.json": "botwatch-overview",
+    "commands.json": "botwatch-commands",
+    "logs.json": "botwatch-logs",
+    "alerts.json": "botwatch-alerts",
+    "stack.json": "botwatch-stack",
+}
+# Angular panels were removed in Grafana 12; these ids render as "panel plugin not found".
+ANGULAR_PANELS = {
+    "graph", "singlestat", "table-old", "grafana-piechart-panel", "grafana-worldmap-panel",
+}  # fmt: skip
+# Grafana unit ids the dashboards may use (a typo renders as a plain number with no unit).
+UNITS = {
+    "none", "short", "percent", "percentunit", "s", "ms", "µs", "ns", "m", "h", "d",
+    "bytes", "decbytes", "Bps", "binBps", "reqps", "rps", "wps", "ops", "opm", "cps", "cpm",
+    "dateTimeAsIso", "dateTimeFromNow", "bool", "bool_yes_no",
+}  # fmt: skip
+# Loki stream labels promtail sets (DESIGN §5, promtail/promtail.yml); ids are structured metadata.
+LOKI_LABELS = {"service", "level", "env", "container", "job"}
+RANGE = re.compile(r"\[([^\]]*)\]")
+COUNTER = re.compile(r"\b([a-zA-Z_:][\w:]*_(?:total|count|bucket|sum))\b(?!\s*\()")
+RANGE_FUNCTIONS = {"rate", "irate", "increase"}
+
+DASHBOARDS = load_dashboards()
+
+
+def provisioned_datasources() -> dict[str, str]:
+    """uid -> type of every provisioned data source."""
+    config = yaml.safe_load(DATASOURCE_FILE.read_text(encoding="utf-8"))
+    return {ds["uid"]: ds["type"] for ds in config["datasources"]}
+
+
+def content_panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in iter_panels(dashboard) if p.get("type") != "row"]
+
+
+def enclosing_function(expr: str, pos: int) -> str:
+    """Name of the innermost function call whose parentheses enclose position `pos`."""
+    depth = 0
+    for i in range(pos - 1, -1, -1):
+        if expr[i] == ")":
+            depth += 1
+        elif expr[i] == "(":
+            if depth == 0:
+                match = re.search(r"([a-zA-Z_]\w*)\s*$", expr[:i])
+                return match.group(1) if match else ""
+            depth -= 1
+    return ""
+
+
+def test_the_five_dashboards_exist_with_their_fixed_uids():
+    """Exactly the five dashboards of the contract exist, each file holding its fixed uid."""
+    assert {name: d.get("uid") for name, d in DASHBOARDS.items()} == EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+class TestDashboardShape:
+    def test_importable_as_provisioned_file(self, name):
+        """No exported numeric id and no __inputs/__requires import block: provisioned as is."""
+        dashboard = DASHBOARDS[name]
+        assert dashboard.get("id") is None
+        assert not {"__inputs", "__requires", "__elements"} & dashboard.keys()
+
+    def test_current_schema_version(self, name):
+        """The classic JSON model at the pinned Grafana's schemaVersion (no migration on load)."""
+        assert DASHBOARDS[name]["schemaVersion"] == SCHEMA_VERSION
+
+    def test_uid_title_and_tag(self, name):
+        """Readable uid of at most 40 characters, a 'Botwatch / ' title and the shared tag."""
+        dashboard = DASHBOARDS[name]
+        assert len(dashboard["uid"]) <= 40
+        assert dashboard["title"].startswith("Botwatch / ")
+        assert SHARED_TAG in dashboard["tags"]
+        assert dashboard.get("description")
+
+    def test_dashboards_dropdown_link(self, name):
+        """A dropdown of every Botwatch dashboard, keeping the time range (the shared-tag link)."""
+        links = DASHBOARDS[name].get("links", [])
+        assert any(
+            link.get("type") == "dashboards"
+            and link.get("tags") == [SHARED_TAG]
+            and link.get("asDropdown")
+            and link.get("keepTime")
+            for link in links
+        ), links
+
+    def test_not_editable(self, name):
+        """Read-only (dashboard-linter's uneditable-dashboard): the JSON file is the source."""
+        assert DASHBOARDS[name]["editable"] is False
+
+    def test_panel_ids_unique(self, name):
+        """Panel ids are unique within the dashboard (Grafana mixes up panels that share one)."""
+        ids = [p.get("id") for p in iter_panels(DASHBOARDS[name])]
+        assert None not in ids
+        assert len(ids) == len(set(ids))
+
+    def test_no_angular_panels(self, name):
+        """No Angular graph/singlestat/table-old panels, which Grafana 13 cannot render."""
+        types = {p["type"] for p in iter_panels(DASHBOARDS[name])}
+        assert not types & ANGULAR_PANELS
+
+    def test_panels_have_title_and_description(self, name):
+        """Every panel has a title and a description (panel-title-description)."""
+        for panel in content_panels(DASHBOARDS[name]):
+            assert panel.get("title"), panel
+            assert panel.get("description"), panel["title"]
+
+    def test_panels_have_targets(self, name):
+        """Every data panel has at least one query with an expression (panel-no-targets)."""
+        for panel in content_panels(DASHBOARDS[name]):
+            if panel["type"] in {"text"}:
+                continue
+            assert [t for t in panel.get("targets", []) if t.get("expr")], panel["title"]
+
+    def test_panels_have_units(self, name):
+        """Every numeric panel states a known Grafana unit or a custom suffix (panel-units)."""
+        for panel in content_panels(DASHBOARDS[name]):
+            if panel["type"] in UNITLESS_PANELS:
+                continue
+            if panel["type"] == "heatmap":
+                unit = panel["options"]["yAxis"].get("unit")
+            else:
+                unit = panel["fieldConfig"]["defaults"].get("unit")
+            assert unit in UNITS or str(unit).startswith(("suffix:", "prefix:")), (
+                f"{panel['title']}: unit {unit!r}"
+            )
+
+    def test_datasources_by_provisioned_uid(self, name):
+        """Panels, queries and variables name a provisioned data source by uid and matching type.
+
+        dashboard-linter's template-datasource/panel-datasource rules ask for a `$datasource`
+        variable so an imported dashboard can be pointed at any data source; Botwatch provisions
+        fixed uids instead (STYLE.md), so the rule here is: a {type, uid} reference to one of them.
+        """
+        provisioned = provisioned_datasources()
+        dashboard = DASHBOARDS[name]
+        refs = [("variable " + v["name"], v.get("datasource")) for v in _variables(dashboard)]
+        for panel in content_panels(dashboard):
+            refs.append((panel["title"], panel.get("datasource")))
+            refs += [(panel["title"], t.get("datasource")) for t in panel.get("targets", [])]
+        for where, ref in refs:
+            if ref is None and where.startswith("variable"):
+                continue  # custom and textbox variables query nothing
+            assert isinstance(ref, dict), f"{where}: data source by name, not uid: {ref!r}"
+            assert provisioned.get(ref.get("uid")) == ref.get("type"), f"{where}: {ref}"
+
+    def test_query_variables_refresh_on_time_range_change(self, name):
+        """Query variables reload when the time range changes (template-on-time-change-reload)."""
+        for var in _variables(DASHBOARDS[name]):
+            if var["type"] == "query":
+                assert var["refresh"] == 2, var["name"]
+
+
+def _variables(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return dashboard.get("templating", {}).get("list", [])
+
+
+def test_dashboard_uids_unique():
+    """No two dashboard files share a uid."""
+    uids = [d["uid"] for d in DASHBOARDS.values()]
+    assert len(uids) == len(set(uids))
+
+
+def test_links_to_dashboards_resolve():
+    """Every /d/<uid> link inside a dashboard points at one of the provisioned dashboards."""
+    text = "".join(str(d) for d in DASHBOARDS.values())
+    targets = set(re.findall(r"/d/([\w-]+)", text))
+    assert targets and targets <= set(EXPECTED.values())
+
+
+def test_overview_links_to_logs_with_the_same_time_range():
+    """The overview links to the Logs dashboard with the same time range (dashboard and panel)."""
+    overview = DASHBOARDS["overview.json"]
+    assert any(
+        link.get("url") == "/d/botwatch-logs" and link.get("keepTime") for link in overview["links"]
+    )
+    panel_links = [link["url"] for p in iter_panels(overview) for link in p.get("links", [])]
+    assert any(u.startswith("/d/botwatch-logs?${__url_time_range}") for u in panel_links)
+
+
+PROMQL = [q for q in queries(expanded=False) if q.language == "promql"]
+LOGQL = [q for q in queries(expanded=False) if q.language == "logql"]
+
+
+@pytest.mark.parametrize("query", PROMQL, ids=lambda q: q.where)
+class TestPromQL:
+    def test_rate_interval(self, query):
+        """Ranges are $__rate_interval, or $__range in an instant query over the whole range."""
+        allowed = {"$__rate_interval"} | ({"$__range"} if query.instant else set())
+        for window in RANGE.findall(query.expr):
+            assert window in allowed, f"[{window}] in {query.expr}"
+
+    def test_counters_only_through_rate(self, query):
+        """Counters (and histogram series) are read only through rate/irate/increase."""
+        for match in COUNTER.finditer(query.expr):
+            function = enclosing_function(query.expr, match.start())
+            assert function in RANGE_FUNCTIONS, f"{match.group(1)} under {function!r}"
+
+    def test_bot_selector_convention(self, query):
+        """Raw bot metrics are selected with job="bot" (the one selector convention everywhere)."""
+        for match in re.finditer(r"\b(bot_\w+|process_\w+)\s*\{([^}]*)\}", query.expr):
+            if match.group(1).startswith("bot_"):
+                assert 'job="bot"' in match.group(2), match.group(0)
+
+
+@pytest.mark.parametrize("query", LOGQL, ids=lambda q: q.where)
+class TestLogQL:
+    def test_auto_interval(self, query):
+        """Log ranges are $__auto (Grafana picks the step), or $__range in an instant query."""
+        allowed = {"$__auto"} | ({"$__range"} if query.instant else set())
+        windows = RANGE.findall(query.expr)
+        for window in windows:
+            assert window.strip() in allowed, f"[{window}] in {query.expr}"
+
+    def test_stream_selector_uses_promtail_labels(self, query):
+        """Stream selectors use only the low-cardinality labels promtail sets (DESIGN §5)."""
+        selector = re.search(r"\{([^}]*)\}", query.expr).group(1)
+        labels = set(re.findall(r"(\w+)\s*[=!]~?", selector))
+        assert labels and labels <= LOKI_LABELS, selector
+
+
+def test_every_panel_query_is_checked():
+    """Every target of a Prometheus or Loki panel is one of the queries the checks above cover."""
+    checked = len(PROMQL) + len(LOGQL)
+    total = sum(
+        1
+        for d in DASHBOARDS.values()
+        for p in iter_panels(d)
+        for t in p.get("targets", [])
+        if datasource_type(p, t) in {"prometheus", "loki"}
+    )
+    assert checked == total > 0

@@ -1,0 +1,161 @@
+"""grafana/provisioning/: data sources, the dashboards provider, and how compose wires them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from tests.support.grafana_dashboards import DASHBOARD_DIR, DATASOURCE_FILE, REPO
+from tests.support.logql import parse_logql
+
+PROVIDER_FILE = REPO / "grafana" / "provisioning" / "dashboards" / "botwatch.yml"
+DATASOURCES = {ds["uid"]: ds for ds in yaml.safe_load(DATASOURCE_FILE.read_text())["datasources"]}
+
+
+def grafana_interpolate(value: str, env: dict[str, str]) -> str:
+    """What Grafana makes of a provisioning value: Go's os.ExpandEnv on each part split at `$$`.
+
+    Mirrors pkg/services/provisioning/values: `$$` is a literal `$`, `$VAR` and `${VAR}` are
+    replaced (unset = empty), and there is no `${VAR:-default}` form.
+    """
+
+    def expand(part: str) -> str:
+        return re.sub(
+            r"\$\{([^}]*)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), ""), part
+        )
+
+    return "$".join(expand(part) for part in value.split("$$"))
+
+
+def derived_field(name: str) -> dict:
+    fields = DATASOURCES["loki"]["jsonData"]["derivedFields"]
+    return next(f for f in fields if f["name"] == name)
+
+
+class TestDatasources:
+    def test_fixed_uids_and_types(self):
+        """Exactly Prometheus, Loki and Alertmanager, under the fixed uids the dashboards use."""
+        assert {uid: ds["type"] for uid, ds in DATASOURCES.items()} == {
+            "prometheus": "prometheus",
+            "loki": "loki",
+            "alertmanager": "alertmanager",
+        }
+        assert [uid for uid, ds in DATASOURCES.items() if ds.get("isDefault")] == ["prometheus"]
+
+    def test_urls_point_at_the_compose_services(self):
+        """Each data source reaches its compose service on its container port."""
+        assert {uid: ds["url"] for uid, ds in DATASOURCES.items()} == {
+            "prometheus": "http://prometheus:9090",
+            "loki": "http://loki:3100",
+            "alertmanager": "http://alertmanager:9093",
+        }
+
+    def test_alertmanager_is_read_only_for_grafana_alerts(self):
+        """Alertmanager is the Prometheus implementation and receives no Grafana-managed alerts."""
+        data = DATASOURCES["alertmanager"]["jsonData"]
+        assert data["implementation"] == "prometheus"
+        assert data["handleGrafanaManagedAlerts"] is False
+
+    def test_rate_interval_base_is_the_longest_scrape_interval(self):
+        """timeInterval is the longest scrape interval, so $__rate_interval spans 4 scrapes."""
+        config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+        intervals = [config["global"]["scrape_interval"]] + [
+            job["scrape_interval"] for job in config["scrape_configs"] if "scrape_interval" in job
+        ]
+        seconds = [int(value.removesuffix("s")) for value in intervals]
+        time_interval = DATASOURCES["prometheus"]["jsonData"]["timeInterval"]
+        assert int(time_interval.removesuffix("s")) == max(seconds)
+
+
+class TestDerivedFields:
+    LINE = json.dumps(
+        {
+            "level": "error",
+            "message": "boom",
+            "correlation_id": "c0ffee-42",
+            "sentry_event_id": "0123456789abcdef0123456789abcdef",
+        }
+    )
+
+    def test_correlation_id_opens_every_line_of_that_id(self):
+        """The correlation id link is a Loki query that parses and selects exactly that id."""
+        field = derived_field("correlation_id")
+        value = re.search(field["matcherRegex"], self.LINE).group(1)
+        assert value == "c0ffee-42"
+        assert field["datasourceUid"] == "loki"
+        query = grafana_interpolate(field["url"], {}).replace("${__value.raw}", value)
+        parse_logql(query)
+        assert 'correlation_id="c0ffee-42"' in query
+
+    def test_value_placeholder_survives_environment_interpolation(self):
+        """Env expansion leaves ${__value.raw} in derived-field URLs (written `$${...}`)."""
+        for field in DATASOURCES["loki"]["jsonData"]["derivedFields"]:
+            raw = field["url"]
+            if "__value.raw" in raw:
+                assert "${__value.raw}" in grafana_interpolate(raw, {}), raw
+
+    def test_sentry_link_only_when_sentry_is_configured(self):
+        """A Sentry event id links to SENTRY_EVENT_URL, and to nothing when it is unset."""
+        field = derived_field("sentry_event_id")
+        assert re.search(field["matcherRegex"], self.LINE).group(1) == "0123456789abcdef" * 2
+        assert grafana_interpolate(field["url"], {}) == ""
+        url = "https://sentry.io/organizations/me/issues/?query=${__value.raw}"
+        assert grafana_interpolate(field["url"], {"SENTRY_EVENT_URL": url}) == url
+
+
+class TestDashboardProvider:
+    def test_botwatch_folder_from_the_mounted_directory(self):
+        """One file provider loads /var/lib/grafana/dashboards into the Botwatch folder."""
+        (provider,) = yaml.safe_load(PROVIDER_FILE.read_text())["providers"]
+        assert provider["type"] == "file"
+        assert provider["folder"] == "Botwatch"
+        assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+        assert provider["allowUiUpdates"] is False
+        assert list(DASHBOARD_DIR.glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def grafana_service(tool, tmp_path_factory) -> dict:
+    """compose.yaml's grafana service as the real docker-compose renders it (SENTRY_URL set)."""
+    env = tmp_path_factory.mktemp("env") / ".env"
+    env.write_text("GRAFANA_ADMIN_PASSWORD=x\nSENTRY_URL=https://sentry.io/organizations/me\n")
+    result = subprocess.run(
+        [tool("docker-compose"), "--project-directory", str(REPO), "-f", str(REPO / "compose.yaml"),
+         "--env-file", str(env), "config", "--format", "json"],
+        capture_output=True, text=True, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SENTRY", "GRAFANA"))},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["services"]["grafana"]
+
+
+class TestComposeWiring:
+    def test_provisioning_and_dashboards_mounted_where_the_provider_reads(self, grafana_service):
+        """compose mounts grafana/provisioning and grafana/dashboards at the paths Grafana reads."""
+        mounts = {v["target"]: v["source"] for v in grafana_service["volumes"]}
+        assert mounts["/etc/grafana/provisioning"] == str(REPO / "grafana" / "provisioning")
+        assert mounts["/var/lib/grafana/dashboards"] == str(DASHBOARD_DIR)
+
+    def test_safe_login_settings(self, grafana_service):
+        """Admin password from the Compose secret file, no anonymous access, no sign-up."""
+        env = grafana_service["environment"]
+        assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+        assert "GF_SECURITY_ADMIN_PASSWORD" not in env
+        assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+        assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+
+    def test_home_dashboard_is_the_overview(self, grafana_service):
+        """After login Grafana opens the bot overview."""
+        path = grafana_service["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+        assert path == "/var/lib/grafana/dashboards/overview.json"
+
+    def test_sentry_event_url_built_from_sentry_url(self, grafana_service):
+        """SENTRY_EVENT_URL is the organisation's issue search for the clicked event id."""
+        # `config` prints `$` escaped as `$$`; the container receives ${__value.raw}.
+        url = grafana_service["environment"]["SENTRY_EVENT_URL"].replace("$$", "$")
+        assert url == "https://sentry.io/organizations/me/issues/?query=${__value.raw}"

@@ -1,0 +1,77 @@
+"""Metrics the stack components themselves expose, for the "no dangling metric names" checks.
+
+Only names that rules or dashboards use need to be here; each one is checked against the real
+component where one runs: Prometheus and Alertmanager (native binaries) in tests/e2e, Loki,
+Promtail and Grafana in tests/stack (Docker), where every dashboard metric must have data.
+Series names are listed as queried (histograms by their _bucket/_count/_sum series).
+"""
+
+from __future__ import annotations
+
+# Series Prometheus creates itself rather than scrapes (per target or per alerting rule).
+PROMETHEUS_SYNTHETIC = frozenset(
+    {
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+        "ALERTS",
+        "ALERTS_FOR_STATE",
+    }
+)
+
+STACK_METRICS: dict[str, frozenset[str]] = {
+    "prometheus": frozenset(
+        {
+            "prometheus_tsdb_head_samples_appended_total",
+            "prometheus_tsdb_head_series",
+            "prometheus_rule_group_last_duration_seconds",
+            "prometheus_rule_evaluation_failures_total",
+            "prometheus_notifications_sent_total",
+            "prometheus_notifications_errors_total",
+            "prometheus_notifications_dropped_total",
+            "prometheus_config_last_reload_successful",
+        }
+    ),
+    "alertmanager": frozenset(
+        {
+            "alertmanager_alerts",
+            "alertmanager_alerts_received_total",
+            "alertmanager_silences",
+            "alertmanager_notifications_total",
+            "alertmanager_notifications_failed_total",
+            "alertmanager_notification_latency_seconds_bucket",
+            "alertmanager_config_last_reload_successful",
+        }
+    ),
+    "loki": frozenset(
+        {
+            "loki_distributor_lines_received_total",
+            "loki_distributor_bytes_received_total",
+            "loki_request_duration_seconds_bucket",
+        }
+    ),
+    "promtail": frozenset(
+        {
+            "promtail_sent_entries_total",
+            "promtail_dropped_entries_total",
+        }
+    ),
+    "grafana": frozenset(
+        {
+            "grafana_http_request_duration_seconds_count",
+        }
+    ),
+}
+
+# Every Go or Python process the stack scrapes exposes these (client libraries' process collector).
+PROCESS_METRICS = frozenset({"process_resident_memory_bytes", "process_cpu_seconds_total"})
+
+
+def stack_metric_names() -> frozenset[str]:
+    """Every metric name the stack components (not the bot) provide."""
+    names = set(PROMETHEUS_SYNTHETIC) | PROCESS_METRICS
+    for component in STACK_METRICS.values():
+        names |= component
+    return frozenset(names)
