@@ -1,0 +1,73 @@
+"""Fixtures for the Loki and Promtail config checks: the files as the binaries will read them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+LOKI_YML = REPO / "loki" / "loki.yml"
+PROMTAIL_YML = REPO / "promtail" / "promtail.yml"
+RULES_DIR = REPO / "loki" / "rules"
+
+# The only references -config.expand-env (envsubst) should see: ${NAME} and ${NAME:-default}.
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}$\\]*))?\}")
+
+
+def expand_env(text: str, env: Mapping[str, str]) -> str:
+    """What -config.expand-env=true makes of `text` (Loki and Promtail use drone/envsubst).
+
+    Raises ValueError for anything envsubst would treat differently from the plain text: a dollar
+    sign outside a ${NAME[:-default]} reference, or a backslash (envsubst unescapes it).
+    """
+    bare = _REFERENCE.sub("", text)
+    if "$" in bare or "\\" in bare:
+        line = next(i for i, row in enumerate(bare.splitlines(), 1) if "$" in row or "\\" in row)
+        raise ValueError(f"line {line}: a '$' or '\\' that envsubst would rewrite")
+    return _REFERENCE.sub(lambda m: env.get(m.group(1)) or (m.group(2) or ""), text)
+
+
+def env_references(text: str) -> set[str]:
+    """The environment variables a file refers to."""
+    return {m.group(1) for m in _REFERENCE.finditer(text)}
+
+
+def load_expanded(path: Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return yaml.safe_load(expand_env(path.read_text(), env or {}))
+
+
+@pytest.fixture(scope="session")
+def loki_config() -> dict[str, Any]:
+    """loki/loki.yml as Loki reads it with every setting at its .env default."""
+    return load_expanded(LOKI_YML)
+
+
+@pytest.fixture(scope="session")
+def promtail_config() -> dict[str, Any]:
+    """promtail/promtail.yml as Promtail reads it with every setting at its default."""
+    return load_expanded(PROMTAIL_YML)
+
+
+@pytest.fixture(scope="session")
+def pipeline(promtail_config) -> list[dict[str, Any]]:
+    """The pipeline stages of the one scrape config."""
+    (scrape,) = promtail_config["scrape_configs"]
+    return scrape["pipeline_stages"]
+
+
+@pytest.fixture(scope="session")
+def stage(pipeline) -> Callable[[str], list[dict[str, Any]]]:
+    """All stages of one kind, in pipeline order."""
+    return lambda name: [item[name] for item in pipeline if name in item]
+
+
+@pytest.fixture(scope="session")
+def compose_service() -> Callable[[str], dict[str, Any]]:
+    """A service definition from compose.yaml (the contract both files are written against)."""
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    return lambda name: compose["services"][name]

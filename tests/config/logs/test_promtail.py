@@ -1,0 +1,324 @@
+"""Static checks of promtail/promtail.yml: documented keys, discovery, labels, and the pipeline."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import traceback
+
+import pytest
+
+from tests.config.logs.conftest import PROMTAIL_YML, env_references, expand_env, load_expanded
+from tests.config.logs.keys import PROMTAIL, stage_errors, unknown_keys
+from tests.config.logs.relabel import relabel
+
+# The labels every stream may carry (DESIGN §5 plus the bot selector `job`): nothing per id.
+STREAM_LABELS = {"container", "service", "env", "job", "level"}
+STRUCTURED_METADATA = {"correlation_id", "command", "exc_type", "trace_id"}
+
+
+def docker_target(name: str, project: str | None = "botwatch", service: str | None = None,
+                  **labels: str) -> dict[str, str]:  # fmt: skip
+    """The meta labels docker_sd gives a container (compose labels when `project` is set)."""
+    meta = {"__meta_docker_container_name": f"/{name}"}
+    if project is not None:
+        meta["__meta_docker_container_label_com_docker_compose_project"] = project
+        meta["__meta_docker_container_label_com_docker_compose_service"] = service or name
+    for key, value in labels.items():
+        meta[f"__meta_docker_container_label_{key}"] = value
+    return meta
+
+
+@pytest.fixture(scope="module")
+def relabel_configs(promtail_config):
+    (scrape,) = promtail_config["scrape_configs"]
+    return scrape["relabel_configs"]
+
+
+class TestKeys:
+    def test_every_key_is_documented(self, promtail_config, pipeline):
+        """Every key and stage in promtail.yml exists in Promtail 3.6's configuration reference."""
+        assert unknown_keys(promtail_config, PROMTAIL) == []
+        assert stage_errors(pipeline, "pipeline_stages") == []
+
+    def test_the_key_check_catches_a_misspelt_stage_option(self, promtail_config):
+        """A misspelt stage option is reported, so the check above can fail."""
+        broken = load_expanded(PROMTAIL_YML)
+        stages = broken["scrape_configs"][0]["pipeline_stages"]
+        stages.append({"timestamp": {"fromat": "RFC3339"}})
+        where = f"scrape_configs[0].pipeline_stages[{len(stages) - 1}].timestamp.fromat"
+        assert unknown_keys(broken, PROMTAIL) == [where]
+
+    def test_real_promtail_accepts_the_file(self):
+        """When a Promtail binary is on PATH, `promtail -check-syntax` accepts the file as well."""
+        promtail = shutil.which("promtail")
+        if promtail is None:
+            pytest.skip(
+                "no promtail binary on PATH (no package here); the key tree above stands in"
+            )
+        result = subprocess.run(
+            [promtail, f"-config.file={PROMTAIL_YML}", "-config.expand-env=true", "-check-syntax"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+
+
+class TestEnvironment:
+    def test_envsubst_leaves_the_file_intact(self):
+        """No backslash or stray dollar sign that -config.expand-env would rewrite."""
+        expand_env(PROMTAIL_YML.read_text(), {})
+
+    def test_the_envsubst_check_catches_a_backslash(self):
+        """A regex with a backslash is reported: envsubst would unescape it into another regex."""
+        with pytest.raises(ValueError, match="line 1"):
+            expand_env('firstline: "^\\d"', {})
+
+    def test_compose_provides_every_variable(self, compose_service):
+        """Each environment reference in promtail.yml is set in the promtail service."""
+        promtail = compose_service("promtail")
+        assert "-config.expand-env=true" in promtail["command"]
+        assert env_references(PROMTAIL_YML.read_text()) <= set(promtail["environment"])
+
+    def test_compose_project_variable_tracks_the_project_name(self, compose_service):
+        """BOTWATCH_COMPOSE_PROJECT is compose's project name, so a second stack is not mixed in."""
+        value = compose_service("promtail")["environment"]["BOTWATCH_COMPOSE_PROJECT"]
+        assert value.startswith("${COMPOSE_PROJECT_NAME")
+
+
+class TestDiscovery:
+    def test_reads_the_read_only_docker_socket(self, promtail_config, compose_service):
+        """Containers are discovered through the Docker socket, mounted read-only."""
+        (scrape,) = promtail_config["scrape_configs"]
+        assert scrape["docker_sd_configs"][0]["host"] == "unix:///var/run/docker.sock"
+        assert (
+            "/var/run/docker.sock:/var/run/docker.sock:ro" in compose_service("promtail")["volumes"]
+        )
+
+    @pytest.mark.parametrize(
+        ("target", "kept"),
+        [
+            (docker_target("botwatch-loki-1", service="loki"), True),
+            (docker_target("botwatch-bot-1", service="bot"), True),
+            (docker_target("other-db-1", project="other", service="db"), False),
+            (docker_target("mybot", project=None, botwatch_logs="true"), True),
+            (docker_target("mybot", project="mine", service="bot", botwatch_logs="true"), True),
+            (docker_target("nginx", project=None), False),
+            (docker_target("nginx", project=None, botwatch_logs="false"), False),
+        ],
+    )
+    def test_keeps_this_project_and_marked_containers(self, relabel_configs, target, kept):
+        """Only this compose project's containers and those labelled botwatch.logs=true are read."""
+        assert (relabel(target, relabel_configs) is not None) is kept
+
+    def test_demo_bot_labels(self, relabel_configs):
+        """The demo bot's stream is {job="bot", service="bot", env="production", container=...}."""
+        labels = relabel(docker_target("botwatch-bot-1", service="bot"), relabel_configs)
+        assert labels == {
+            "job": "bot",
+            "service": "bot",
+            "env": "production",
+            "container": "botwatch-bot-1",
+        }
+
+    def test_stack_component_labels(self, relabel_configs):
+        """A monitoring container is job="stack", named by its compose service."""
+        labels = relabel(docker_target("botwatch-loki-1", service="loki"), relabel_configs)
+        assert labels == {
+            "job": "stack",
+            "service": "loki",
+            "env": "production",
+            "container": "botwatch-loki-1",
+        }
+
+    def test_own_bot_labels_come_from_container_labels(self, relabel_configs):
+        """A user's bot is job="bot"; botwatch.service and botwatch.env set its service and env."""
+        target = docker_target("shop", project=None, botwatch_logs="true",
+                               botwatch_service="shopbot", botwatch_env="staging")  # fmt: skip
+        labels = relabel(target, relabel_configs)
+        assert labels == {"job": "bot", "service": "shopbot", "env": "staging", "container": "shop"}
+
+    def test_own_bot_without_labels_is_named_after_its_container(self, relabel_configs):
+        """Without botwatch.service a marked container's service is its container name."""
+        labels = relabel(docker_target("shop", project=None, botwatch_logs="true"), relabel_configs)
+        assert labels["service"] == "shop"
+
+    def test_env_follows_botwatch_env(self, promtail_config):
+        """BOTWATCH_ENV from .env is the default env label."""
+        config = load_expanded(PROMTAIL_YML, {"BOTWATCH_ENV": "staging"})
+        labels = relabel(docker_target("botwatch-bot-1", service="bot"),
+                         config["scrape_configs"][0]["relabel_configs"])  # fmt: skip
+        assert labels["env"] == "staging"
+
+    def test_relabelling_sets_only_stream_labels(self, relabel_configs):
+        """Relabelling produces no label outside the small documented set."""
+        targets = {rule["target_label"] for rule in relabel_configs if "target_label" in rule}
+        assert targets <= STREAM_LABELS
+
+
+class TestPipeline:
+    def test_only_low_cardinality_labels(self, stage):
+        """The pipeline turns exactly level, service and env into labels."""
+        (labels,) = stage("labels")
+        assert set(labels) == {"level", "service", "env"}
+        assert set(labels) <= STREAM_LABELS
+
+    def test_ids_become_structured_metadata(self, stage):
+        """correlation_id, command, exc_type and trace_id go as structured metadata, not labels."""
+        (metadata,) = stage("structured_metadata")
+        assert set(metadata) == STRUCTURED_METADATA
+        assert not set(metadata) & STREAM_LABELS
+
+    def test_json_keys_keep_their_names(self, stage):
+        """Each JSON key is extracted under its own name (what labels and metadata refer to)."""
+        (json_stage,) = stage("json")
+        assert all(name == path for name, path in json_stage["expressions"].items())
+        (labels,) = stage("labels")
+        (metadata,) = stage("structured_metadata")
+        assert set(labels) | set(metadata) <= set(json_stage["expressions"])
+
+    def test_timestamp_is_the_lines_own(self, stage):
+        """The entry time is the JSON timestamp (RFC 3339); lines without one keep Docker's time."""
+        (timestamp,) = stage("timestamp")
+        assert timestamp == {
+            "source": "timestamp",
+            "format": "RFC3339Nano",
+            "action_on_failure": "skip",
+        }
+
+    def test_non_json_lines_are_kept(self, stage):
+        """A line that is not JSON passes on unchanged: no drop_malformed, no output rewrite."""
+        (json_stage,) = stage("json")
+        assert not json_stage.get("drop_malformed", False)
+        assert stage("output") == []
+
+    def test_multiline_runs_first(self, pipeline):
+        """Lines are joined before anything parses them."""
+        assert next(iter(pipeline[0])) == "multiline"
+
+    def test_positions_are_on_the_volume(self, promtail_config, compose_service):
+        """Positions are kept on the promtail-positions volume: a restart resumes, not re-reads."""
+        assert promtail_config["positions"]["filename"].startswith("/promtail/")
+        assert "promtail-positions:/promtail" in compose_service("promtail")["volumes"]
+
+    def test_ships_to_compose_loki(self, promtail_config):
+        """Logs are pushed to the compose loki service."""
+        assert promtail_config["clients"][0]["url"] == "http://loki:3100/loki/api/v1/push"
+
+
+def _traceback_lines(chained: bool) -> list[str]:
+    """A real Python traceback (optionally chained), as a crashing bot prints it to stderr."""
+    try:
+        try:
+            {}["missing"]
+        except KeyError as exc:
+            if chained:
+                raise RuntimeError("while handling a command") from exc
+            raise
+    except (KeyError, RuntimeError):
+        return traceback.format_exc().rstrip("\n").splitlines()
+    raise AssertionError("unreachable")
+
+
+def _entries(lines: list[str], firstline: re.Pattern[str]) -> list[list[str]]:
+    """How the multiline stage groups lines: a line matching `firstline` starts a new entry."""
+    entries: list[list[str]] = []
+    for line in lines:
+        if firstline.match(line) or not entries:
+            entries.append([])
+        entries[-1].append(line)
+    return entries
+
+
+@pytest.fixture(scope="module")
+def firstline(stage):
+    (multiline,) = stage("multiline")
+    return re.compile(multiline["firstline"])
+
+
+class TestMultiline:
+    def test_a_traceback_stays_one_entry(self, firstline):
+        """A traceback after a JSON line is one entry of its own, frames and error included."""
+        json_line = '{"timestamp": "2026-11-25T20:30:00.123Z", "level": "critical", "message": "x"}'
+        lines = _traceback_lines(chained=False)
+        entries = _entries([json_line, *lines], firstline)
+        assert entries == [[json_line], lines]
+
+    def test_a_chained_traceback_is_one_entry_per_exception(self, firstline):
+        """Python prints a "Traceback" per exception of a chain: each becomes a complete entry."""
+        entries = _entries(_traceback_lines(chained=True), firstline)
+        assert [entry[0] for entry in entries] == ["Traceback (most recent call last):"] * 2
+        assert [line for line in entries[0] if line][-1].startswith("The above exception was")
+        assert entries[1][-1] == "RuntimeError: while handling a command"
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            '{"timestamp": "2026-11-25T20:30:00.123Z", "level": "info", "message": "ready"}',
+            "level=info ts=2026-11-25T20:30:00.1Z caller=loki.go:1 msg=started",
+            "time=2026-11-25T20:30:00.000Z level=INFO source=main.go:1 msg=Starting",
+            "logger=settings t=2026-11-25T20:30:00.1+00:00 level=info msg=Config",
+            "2026-11-25 20:30:00 INFO     discord.client logging in using static token",
+            "WARNING:root:disk almost full",
+            "I1125 20:30:00.000000       1 manager.go:1] Starting",
+            "[2026-11-25 20:30:00] started",
+        ],
+    )
+    def test_every_record_format_of_the_stack_starts_an_entry(self, firstline, line):
+        """Log lines of the bot and of each stack component each start their own entry."""
+        assert firstline.match(line)
+
+
+@pytest.fixture(scope="module")
+def detect(stage):
+    (regex,) = stage("regex")
+    pattern = re.compile(regex["expression"])
+    return lambda line: (m := pattern.search(line)) and m.group("detected_level")
+
+
+class TestLevelDetection:
+    @pytest.mark.parametrize(
+        ("line", "word"),
+        [
+            ("level=info ts=2026-11-25T20:30:00Z caller=x.go:1 msg=ok", "info"),
+            ("time=2026-11-25T20:30:00Z level=WARN source=x.go:1 msg=slow", "WARN"),
+            ("logger=sqlstore t=2026-11-25T20:30:00Z level=error msg=failed", "error"),
+            ("WARNING:root:disk almost full", "WARNING"),
+            ("2026-11-25 20:30:00 CRITICAL bot: gateway lost", "CRITICAL"),
+        ],
+    )
+    def test_level_is_found_in_plain_lines(self, detect, line, word):
+        """The level word of a non-JSON line is picked up (the templates then lower-case it)."""
+        assert detect(line) == word
+
+    def test_words_inside_other_words_are_not_levels(self, detect):
+        """ "information" or "errors_total" do not count as a level."""
+        assert detect("see information about errors_total here") is None
+
+
+class TestDropDebug:
+    def _drop_value(self, env):
+        config = load_expanded(PROMTAIL_YML, env)
+        stages = config["scrape_configs"][0]["pipeline_stages"]
+        template = next(
+            s["template"] for s in stages if s.get("template", {}).get("source") == "drop_debug"
+        )
+        drop = next(s["drop"] for s in stages if "drop" in s)
+        return template["template"], drop
+
+    def test_debug_lines_are_dropped_when_asked(self):
+        """LOG_DROP_DEBUG=true makes level "debug" joined with the flag equal the drop value."""
+        flag, drop = self._drop_value({"LOG_DROP_DEBUG": "true"})
+        assert drop["source"] == ["level", "drop_debug"]
+        assert drop["separator"].join(["debug", flag]) == drop["value"]
+
+    def test_debug_lines_are_kept_by_default(self):
+        """With LOG_DROP_DEBUG unset nothing matches the drop value."""
+        flag, drop = self._drop_value({})
+        assert flag == "false"
+        assert drop["separator"].join(["debug", flag]) != drop["value"]
+
+    def test_the_drop_runs_after_level_is_final(self, pipeline):
+        """The drop sees the normalised level: it comes after the level templates."""
+        names = [next(iter(item)) for item in pipeline]
+        assert names.index("drop") > max(i for i, n in enumerate(names) if n == "template")
