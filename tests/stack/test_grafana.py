@@ -19,8 +19,8 @@ from tests.support.grafana_dashboards import load_dashboards, promql_metric_name
 pytestmark = pytest.mark.stack
 
 UIDS = sorted(d["uid"] for d in load_dashboards().values())
-# Series that exist only after an event: no alert firing, no log entry dropped.
-ONLY_AFTER_AN_EVENT = {"ALERTS", "promtail_dropped_entries_total"}
+# Series that exist only after an event (an alert firing, a log line dropped or refused).
+ONLY_AFTER_AN_EVENT = {"ALERTS", "promtail_dropped_entries_total", "loki_discarded_samples_total"}
 # What a panel shows when its query or plugin failed (Grafana 13's panel chrome), found in the page.
 ERROR_PANELS_JS = """
 (() => {

@@ -32,6 +32,9 @@ STACK_METRICS: dict[str, frozenset[str]] = {
             "prometheus_notifications_errors_total",
             "prometheus_notifications_dropped_total",
             "prometheus_config_last_reload_successful",
+            "prometheus_notifications_alertmanagers_discovered",
+            "prometheus_tsdb_storage_blocks_bytes",
+            "prometheus_tsdb_wal_storage_size_bytes",
         }
     ),
     "alertmanager": frozenset(
@@ -50,12 +53,15 @@ STACK_METRICS: dict[str, frozenset[str]] = {
             "loki_distributor_lines_received_total",
             "loki_distributor_bytes_received_total",
             "loki_request_duration_seconds_bucket",
+            "loki_request_duration_seconds_count",
+            "loki_discarded_samples_total",
         }
     ),
     "promtail": frozenset(
         {
             "promtail_sent_entries_total",
             "promtail_dropped_entries_total",
+            "promtail_request_duration_seconds_count",
         }
     ),
     "grafana": frozenset(
