@@ -1,0 +1,237 @@
+"""Offline traffic: a simulated Discord that feeds a real discord.py bot.
+
+Gateway events go through discord.py's own parsers (``ConnectionState.parsers``),
+REST calls through its real HTTP client to :class:`FakeDiscordAPI`, and the gateway
+heartbeat latency through a real ``KeepAliveHandler`` — so botwatch sees exactly what
+it would see in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import discord
+from discord.gateway import DiscordWebSocket, KeepAliveHandler
+
+from . import payloads
+from .bot import DemoBot
+from .fakeapi import FakeDiscordAPI
+from .settings import DemoSettings
+
+log = logging.getLogger("demo.traffic")
+
+NORMAL_ERROR_RATE = 0.02
+BURST_ERROR_RATE = 0.6
+
+
+class OfflineDiscord:
+    """One guild of simulated members talking to the bot."""
+
+    def __init__(self, bot: DemoBot, settings: DemoSettings) -> None:
+        self.bot = bot
+        self.settings = settings
+        self.rng = random.Random(settings.seed)
+        self.me = payloads.user("botwatch-demo", bot=True)
+        self.api = FakeDiscordAPI(
+            self.me,
+            latency=lambda: self.rng.lognormvariate(-3.5, 0.4) * self.bot.conditions.slow_factor,
+            rate_limit_probability=settings.rate_limit,
+            rng=self.rng,
+        )
+        self.users = [payloads.user(f"member{i}") for i in range(40)]
+        self.admin = payloads.user("admin")
+        self.guild: dict[str, Any] = {}
+        self.channels: list[dict[str, Any]] = []
+        self.application_id = ""
+        self._latency = 0.05
+        self._connected = False
+        # Start mid-morning of the simulated day, so there is traffic from the first minute.
+        self._started = time.monotonic() - settings.day / 4
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- world ----------------------------------------------------------------------------
+    async def connect(self) -> None:
+        """Log in against the fake API, then play READY and GUILD_CREATE like the gateway."""
+        discord.http.Route.BASE = await self.api.start()
+        await self.bot.login("demo-token")
+        self.application_id = str(self.bot.application_id)
+        admin_role_holder = payloads.member(self.admin)
+        members = [payloads.member(u) for u in self.users] + [
+            admin_role_holder,
+            payloads.member(self.me),
+        ]
+        self.guild = payloads.guild(
+            "Botwatch Demo",
+            owner_id=self.admin["id"],
+            members=members,
+            channels=["general", "bots"],
+        )
+        admin_role_holder["roles"] = [self.guild["roles"][1]["id"]]
+        self.channels = self.guild["channels"]
+        ws = DiscordWebSocket(None, loop=asyncio.get_running_loop())  # type: ignore[arg-type]
+        ws._max_heartbeat_timeout = 60.0  # normally set by DiscordWebSocket.from_client()
+        ws._keep_alive = KeepAliveHandler(ws=ws, interval=41.25, shard_id=None)
+        self.bot.ws = ws
+        self._parse("READY", payloads.ready(self.me, self.application_id, [self.guild["id"]]))
+        self._parse("GUILD_CREATE", self.guild)
+        self._connected = True
+
+    def _parse(self, event: str, data: dict[str, Any]) -> None:
+        self.bot._connection.parsers[event](data)
+
+    # -- running --------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Play traffic, gateway weather and incidents until cancelled."""
+        loops = (self._traffic(), self._heartbeats(), self._reconnects(), self._incidents())
+        self._tasks = [asyncio.create_task(c) for c in loops]
+        await asyncio.gather(*self._tasks)
+
+    async def close(self) -> None:
+        """Stop the traffic, close the bot and the fake API."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.bot.ws = None  # the simulated socket has nothing to close
+        await self.bot.close()
+        await self.api.close()
+
+    def _rate(self) -> float:
+        """Events per second now: a compressed day, quietest at "night", plus noise."""
+        phase = 2 * math.pi * (time.monotonic() - self._started) / self.settings.day
+        daily = 0.55 - 0.45 * math.cos(phase)
+        return max(0.05, self.settings.rate * daily * self.rng.uniform(0.8, 1.2))
+
+    async def _traffic(self) -> None:
+        actions = self._actions()
+        names = [a[0] for a in actions]
+        weights = [a[1] for a in actions]
+        while True:
+            await asyncio.sleep(self.rng.expovariate(self._rate()))
+            if not self._connected:
+                continue  # no events reach a disconnected bot
+            (action,) = self.rng.choices(range(len(names)), weights)
+            try:
+                actions[action][2]()
+            except Exception:
+                log.exception("simulated %s could not be delivered", names[action])
+
+    def _actions(self) -> list[tuple[str, float, Callable[[], None]]]:
+        rng = self.rng
+
+        def say(text: str, author: dict[str, Any] | None = None) -> Callable[[], None]:
+            return lambda: self.message(text, author)
+
+        return [
+            ("chatter", 35, say("hello there")),
+            ("ping", 15, say("!ping")),
+            ("roll", 7, lambda: self.message(f"!roll {rng.choice(['6', '20', '100'])}")),
+            ("roll-bad", 1, say("!roll many")),
+            ("daily", 4, lambda: self.message("!daily", rng.choice(self.users[:5]))),
+            ("purge", 1, lambda: self.message("!purge", rng.choice([self.admin, *self.users]))),
+            ("search", 5, lambda: self.message(f"!search {rng.choice(['cats', 'news'])}")),
+            ("profile", 8, say("!profile")),
+            ("weather", 5, say("!weather Oslo")),
+            ("unknown", 2, say("!dance")),
+            ("slash-weather", 4, lambda: self.slash("weather", city="Lisbon")),
+            ("slash-quote", 6, lambda: self.slash("quote")),
+            ("menu-report", 2, self.report),
+        ]
+
+    # -- events ---------------------------------------------------------------------------
+    def _channel(self) -> dict[str, Any]:
+        return self.rng.choice(self.channels)
+
+    def message(self, content: str, author: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A member posts a message (MESSAGE_CREATE)."""
+        author = author or self.rng.choice(self.users)
+        data = payloads.message(
+            content, author=author, channel_id=self._channel()["id"], guild_id=self.guild["id"]
+        )
+        if author is self.admin:
+            data["member"]["roles"] = [self.guild["roles"][1]["id"]]
+        self._parse("MESSAGE_CREATE", data)
+        return data
+
+    def _interaction(self, data: dict[str, Any]) -> None:
+        invoker = payloads.member(self.rng.choice(self.users))
+        self._parse(
+            "INTERACTION_CREATE",
+            payloads.interaction(
+                application_id=self.application_id,
+                guild_id=self.guild["id"],
+                channel=self._channel(),
+                invoker=invoker,
+                data=data,
+            ),
+        )
+
+    def slash(self, name: str, **options: str) -> None:
+        """A member runs a slash command (INTERACTION_CREATE)."""
+        opts = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
+        self._interaction(payloads.slash_data(name, opts))
+
+    def report(self) -> None:
+        """A member uses the "Report" message context menu."""
+        target = payloads.message(
+            "spam",
+            author=self.rng.choice(self.users),
+            channel_id=self._channel()["id"],
+            guild_id=None,
+        )
+        self._interaction(payloads.message_menu_data("Report", target))
+
+    # -- gateway weather ------------------------------------------------------------------
+    def _in_window(self, every: float, length: float) -> bool:
+        if every <= 0:
+            return False
+        return (time.monotonic() - self._started) % every > every - length
+
+    async def _heartbeats(self) -> None:
+        keep_alive = self.bot.ws._keep_alive
+        while True:
+            spike = self._in_window(self.settings.spike_every, self.settings.spike_length)
+            base = 2.8 if spike else 0.045
+            # A heartbeat sent `latency` ago is acknowledged now: discord.py computes the rest.
+            keep_alive._last_send = time.perf_counter() - base * self.rng.lognormvariate(0, 0.25)
+            keep_alive.ack()
+            await asyncio.sleep(1.0)
+
+    async def _reconnects(self) -> None:
+        every = self.settings.reconnect_every
+        if every <= 0:
+            return
+        while True:
+            await asyncio.sleep(every * self.rng.uniform(0.8, 1.2))
+            log.warning("simulated gateway disconnect (close code 1006), resuming")
+            self._connected = False
+            self.bot.dispatch("disconnect")  # what Client.connect() does when the socket drops
+            await asyncio.sleep(self.rng.uniform(1.0, 4.0))
+            self._parse("RESUMED", {})
+            self._connected = True
+
+    async def _incidents(self) -> None:
+        conditions = self.bot.conditions
+        conditions.stalled_task = self.settings.stall_task
+        bursting = False
+        while True:
+            burst = self.settings.force_burst or self._in_window(
+                self.settings.burst_every, self.settings.burst_length
+            )
+            if burst and not bursting:
+                log.critical("simulated incident: the profile database is failing")
+            elif bursting and not burst:
+                log.info("simulated incident over")
+            bursting = burst
+            conditions.error_rate = BURST_ERROR_RATE if burst else NORMAL_ERROR_RATE
+            spike = self._in_window(self.settings.spike_every, self.settings.spike_length)
+            conditions.slow_factor = 4.0 if spike else 1.0
+            await asyncio.sleep(1.0)

@@ -1,0 +1,442 @@
+"""discord.py hooks: commands (prefix, hybrid, slash, context menus), gateway, REST, loops.
+
+Everything is attached to one bot instance, never to discord.py's classes:
+``bot.dispatch`` (events, gateway state, command errors), ``bot.invoke`` (prefix and
+hybrid commands), ``bot.tree._call`` / ``tree.on_error`` (application commands),
+``bot.http.request`` plus an aiohttp trace on its session (REST calls and 429s, by
+``Route.path`` template), and ``bot.add_cog`` (new commands and ``tasks.Loop``\\s).
+Each hook is wrapped so an exception inside botwatch is counted, never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from . import context
+from .errors import ErrorReporter
+from .health import Health
+from .metrics import Metrics
+from .tasks import TaskMonitor
+
+# Failures that are the user's doing: Discord shows them an error, the bot is fine.
+USER_ERRORS: tuple[type[Exception], ...] = (
+    commands.CheckFailure,  # includes MissingPermissions, NotOwner, NoPrivateMessage, ...
+    commands.UserInputError,  # includes BadArgument, MissingRequiredArgument, ...
+    commands.CommandOnCooldown,
+    commands.MaxConcurrencyReached,
+    commands.DisabledCommand,
+    app_commands.CheckFailure,  # includes app CommandOnCooldown and MissingPermissions
+    app_commands.TransformerError,
+)
+_WRAPPERS = (commands.CommandInvokeError, app_commands.CommandInvokeError)
+_CONTEXT_EVENTS = frozenset({"message", "interaction"})
+LATENCY_INTERVAL = 5.0
+
+
+def classify(error: BaseException) -> tuple[str, str | None]:
+    """``(status, error_type)`` of a command failure, from discord.py's exception types."""
+    if isinstance(error, commands.HybridCommandError):
+        error = error.original
+    if isinstance(error, USER_ERRORS):
+        return "user_error", None
+    if isinstance(error, _WRAPPERS):
+        error = error.original
+    return "error", type(error).__name__
+
+
+class _Invocation:
+    """One command run: its name and the error discord.py reported for it, if any."""
+
+    __slots__ = ("error", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.error: BaseException | None = None
+
+
+_invocation: ContextVar[_Invocation | None] = ContextVar("botwatch_invocation", default=None)
+_request_route: ContextVar[tuple[str, str] | None] = ContextVar("botwatch_route", default=None)
+
+
+def _rate_limit_scope(headers: Any) -> str:
+    scope = headers.get("X-RateLimit-Scope")
+    if scope in ("user", "global", "shared"):
+        return scope
+    return "global" if headers.get("X-RateLimit-Global", "").lower() == "true" else "user"
+
+
+def _note_command_error(args: tuple[Any, ...]) -> None:
+    # ext.commands reports a failed prefix or hybrid command only by dispatching
+    # "command_error" (from inside the invocation, so its context is ours).
+    invocation = _invocation.get()
+    if invocation is not None and invocation.error is None and len(args) > 1:
+        invocation.error = args[1]
+
+
+def _app_command_name(interaction: discord.Interaction) -> str | None:
+    try:
+        command = interaction.command
+    except Exception:  # unknown to the tree: discord.py reports CommandNotFound itself
+        return None
+    return None if command is None else command.qualified_name
+
+
+class DiscordInstrumentation:
+    """Attaches botwatch to one discord.py ``Client``/``Bot``/``AutoShardedBot``."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        errors: ErrorReporter,
+        health: Health,
+        tasks: TaskMonitor,
+        command_scope: Callable[[str, str], contextlib.AbstractContextManager[Any]] | None = None,
+    ) -> None:
+        self._m = metrics
+        self._errors = errors
+        self._health = health
+        self._tasks = tasks
+        self.command_scope = command_scope
+        self.bot: discord.Client | None = None
+        self._connected: dict[str, bool] = {}
+        self._latency_task: asyncio.Task[None] | None = None
+        self._trace = aiohttp.TraceConfig()
+        self._trace.on_request_end.append(self._on_request_end)
+        self._trace.on_request_exception.append(self._on_request_exception)
+        self._trace.freeze()
+        self._gateway_handlers: dict[str, Callable[[tuple[Any, ...]], None]] = {}
+
+    # -- attaching ------------------------------------------------------------------------
+    def instrument(self, bot: discord.Client) -> discord.Client:
+        """Hook ``bot``; safe to call before or after login. Returns the bot."""
+        if getattr(bot, "_botwatch", None) is not None:
+            return bot
+        self.bot = bot
+        bot._botwatch = self  # type: ignore[attr-defined]
+        sharded = isinstance(bot, discord.AutoShardedClient)
+        self._gateway_handlers = self._make_gateway_handlers(sharded)
+        self._gateway_handlers["command_error"] = _note_command_error
+        self._wrap_dispatch(bot)
+        if isinstance(bot, commands.bot.BotBase):
+            self._wrap_invoke(bot)
+            self._wrap_add_cog(bot)
+            for cog in list(bot.cogs.values()):
+                self._tasks.watch_object(cog)
+        tree = getattr(bot, "tree", None)
+        if isinstance(tree, app_commands.CommandTree):
+            self._wrap_tree(tree)
+        self.instrument_http(bot.http)
+        self.bind_commands()
+        self._m.set_safe_function(
+            self._m.guilds, lambda: len(bot.guilds), lambda e: self._errors.report("gateway", e)
+        )
+        self._health.gateway = self.gateway_connected
+        return bot
+
+    def bind_commands(self) -> None:
+        """Create series for every command the bot knows now (prefix, hybrid, slash, menus)."""
+        bot = self.bot
+        with self._errors.guard("commands"):
+            if isinstance(bot, commands.bot.BotBase):
+                for command in bot.walk_commands():
+                    self._m.bind_command(command.qualified_name)
+            tree = getattr(bot, "tree", None)
+            if isinstance(tree, app_commands.CommandTree):
+                for app_command in tree.walk_commands():
+                    self._m.bind_command(app_command.qualified_name)
+                for kind in (discord.AppCommandType.user, discord.AppCommandType.message):
+                    for menu in tree.get_commands(type=kind):
+                        self._m.bind_command(menu.qualified_name)
+
+    def _wrap_dispatch(self, bot: discord.Client) -> None:
+        original = bot.dispatch
+        handlers = self._gateway_handlers
+        events = self._m.events
+
+        def dispatch(event_name: str, /, *args: Any, **kwargs: Any) -> None:
+            try:
+                events.labels(event_name).inc()
+                handler = handlers.get(event_name)
+                if handler is not None:
+                    handler(args)
+            except Exception as exc:
+                self._errors.report("gateway", exc)
+            if event_name in _CONTEXT_EVENTS:
+                # Listener tasks created now copy this context: their logs share the id.
+                with context.scope(reuse=False):
+                    return original(event_name, *args, **kwargs)
+            return original(event_name, *args, **kwargs)
+
+        bot.dispatch = dispatch  # type: ignore[method-assign]
+        # ConnectionState captured the bound method at construction; gateway events use it.
+        state = getattr(bot, "_connection", None)
+        if state is not None and getattr(state, "dispatch", None) == original:
+            state.dispatch = dispatch
+
+    def _wrap_invoke(self, bot: commands.Bot) -> None:
+        original = bot.invoke
+
+        async def invoke(ctx: commands.Context, /) -> None:
+            if ctx.command is None:
+                return await original(ctx)
+            return await self._run(ctx.command.qualified_name, original, ctx)
+
+        bot.invoke = invoke  # type: ignore[method-assign]
+
+    def _wrap_tree(self, tree: app_commands.CommandTree) -> None:
+        original = tree._call
+
+        async def call(interaction: discord.Interaction, /) -> None:
+            if interaction.type is not discord.InteractionType.application_command:
+                return await original(interaction)
+            name = _app_command_name(interaction)
+            if name is None:
+                return await original(interaction)
+            if not getattr(tree.on_error, "_botwatch", False):
+                self._wrap_on_error(tree)  # again: @tree.error replaces the attribute
+            return await self._run(name, original, interaction)
+
+        tree._call = call  # type: ignore[method-assign]
+        self._wrap_on_error(tree)
+
+    @staticmethod
+    def _wrap_on_error(tree: app_commands.CommandTree) -> None:
+        original = tree.on_error
+
+        async def on_error(interaction: discord.Interaction, error: Exception, /) -> None:
+            invocation = _invocation.get()
+            if invocation is not None and invocation.error is None:
+                invocation.error = error
+            await original(interaction, error)
+
+        on_error._botwatch = True  # type: ignore[attr-defined]
+        tree.on_error = on_error  # type: ignore[method-assign]
+
+    def _wrap_add_cog(self, bot: commands.Bot) -> None:
+        original = bot.add_cog
+
+        async def add_cog(cog: commands.Cog, /, **kwargs: Any) -> None:
+            await original(cog, **kwargs)
+            self._tasks.watch_object(cog)
+            self.bind_commands()
+
+        bot.add_cog = add_cog  # type: ignore[method-assign]
+
+    # -- commands -------------------------------------------------------------------------
+    async def _run(
+        self,
+        name: str,
+        original: Callable[[Any], Awaitable[None]],
+        arg: Any,
+    ) -> None:
+        """Run one command (``arg`` is its Context or Interaction) inside its scopes."""
+        invocation = _Invocation(name)
+        token = _invocation.set(invocation)
+        raised: BaseException | None = None
+        with context.scope(command_name=name) as cid:
+            scope = transaction = None
+            if self.command_scope is not None:
+                with self._errors.guard("sentry"):
+                    scope = self.command_scope(name, cid)
+                    transaction = scope.__enter__()
+            started = time.perf_counter()
+            try:
+                await original(arg)
+            except BaseException as exc:
+                raised = exc
+                raise
+            finally:
+                duration = time.perf_counter() - started
+                _invocation.reset(token)
+                failed = getattr(arg, "command_failed", False)
+                status = self._finish(invocation, duration, raised, failed)
+                if transaction is not None:
+                    with self._errors.guard("sentry"):
+                        transaction.set_status("ok" if status == "success" else "internal_error")
+                        scope.__exit__(None, None, None)
+
+    def _finish(
+        self,
+        invocation: _Invocation,
+        duration: float,
+        raised: BaseException | None,
+        failed: bool,
+    ) -> str:
+        error = invocation.error or raised
+        try:
+            if error is not None:
+                status, error_type = classify(error)
+            else:
+                # interaction_check() returning False fails a command without an error.
+                status, error_type = ("user_error" if failed else "success"), None
+            self.record_command(invocation.name, status, duration, error_type)
+            return status
+        except Exception as exc:
+            self._errors.report("commands", exc)
+            return "error"
+
+    def record_command(
+        self, name: str, status: str, duration: float, error_type: str | None = None
+    ) -> None:
+        """Count one finished command (the per-command hot path)."""
+        m = self._m
+        m.commands.labels(name, status).inc()
+        m.command_duration.labels(name).observe(duration)
+        if error_type is not None:
+            m.command_errors.labels(name, error_type).inc()
+
+    # -- gateway --------------------------------------------------------------------------
+    def _make_gateway_handlers(self, sharded: bool) -> dict[str, Callable[[tuple], None]]:
+        def shard_of(args: tuple) -> str:
+            return str(args[0]) if args else "0"
+
+        def own_shard(_: tuple) -> str:
+            return str(getattr(self.bot, "shard_id", None) or 0)
+
+        def up(pick):
+            return lambda args: self._set_connected(pick(args), True)
+
+        def down(pick):
+            def handler(args: tuple) -> None:
+                shard = pick(args)
+                self._set_connected(shard, False)
+                self._m.gateway_disconnects.labels(shard).inc()
+
+            return handler
+
+        def resumed(pick):
+            def handler(args: tuple) -> None:
+                shard = pick(args)
+                self._set_connected(shard, True)
+                self._m.gateway_resumes.labels(shard).inc()
+
+            return handler
+
+        if sharded:
+            # AutoShardedClient dispatches both "connect" and "shard_connect"; use the latter.
+            return {
+                "shard_connect": up(shard_of),
+                "shard_ready": up(shard_of),
+                "shard_disconnect": down(shard_of),
+                "shard_resumed": resumed(shard_of),
+            }
+        return {
+            "connect": up(own_shard),
+            "ready": up(own_shard),
+            "disconnect": down(own_shard),
+            "resumed": resumed(own_shard),
+        }
+
+    def _set_connected(self, shard: str, connected: bool) -> None:
+        self._connected[shard] = connected
+        self._m.gateway_connected.labels(shard).set(1 if connected else 0)
+
+    def gateway_connected(self) -> bool:
+        """True while every shard seen so far is connected and the client is open."""
+        bot = self.bot
+        return (
+            bot is not None
+            and not bot.is_closed()
+            and bool(self._connected)
+            and all(self._connected.values())
+        )
+
+    def sample_latency(self) -> None:
+        """Set ``gateway_latency_seconds`` for every shard with a finite latency."""
+        bot = self.bot
+        if isinstance(bot, discord.AutoShardedClient):
+            latencies = bot.latencies
+        else:
+            latencies = [(getattr(bot, "shard_id", None) or 0, bot.latency)]
+        for shard, latency in latencies:
+            if math.isfinite(latency):
+                self._m.gateway_latency.labels(str(shard)).set(latency)
+
+    async def _latency_loop(self) -> None:
+        while True:
+            with self._errors.guard("gateway"):
+                self.sample_latency()
+            await asyncio.sleep(LATENCY_INTERVAL)
+
+    def start(self) -> None:
+        """Start sampling gateway latency in the running loop."""
+        if self.bot is not None and self._latency_task is None:
+            self._latency_task = asyncio.get_running_loop().create_task(
+                self._latency_loop(), name="botwatch-gateway-latency"
+            )
+
+    async def stop(self) -> None:
+        """Stop the latency sampler."""
+        if self._latency_task is not None:
+            task, self._latency_task = self._latency_task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- REST -----------------------------------------------------------------------------
+    def instrument_http(self, http: discord.http.HTTPClient) -> None:
+        """Time ``http.request`` by route template and trace each response on its session."""
+        if getattr(http, "_botwatch", False):
+            return
+        http._botwatch = True  # type: ignore[attr-defined]
+        original = http.request
+        duration = self._m.request_duration
+
+        async def request(route: discord.http.Route, /, **kwargs: Any) -> Any:
+            key = (route.method, route.path)
+            token = _request_route.set(key)
+            started = time.perf_counter()
+            try:
+                return await original(route, **kwargs)
+            finally:
+                _request_route.reset(token)
+                with self._errors.guard("http"):
+                    duration.labels(*key).observe(time.perf_counter() - started)
+
+        http.request = request  # type: ignore[method-assign]
+        original_login = http.static_login
+
+        async def static_login(*args: Any, **kwargs: Any) -> Any:
+            result = await original_login(*args, **kwargs)
+            self._attach_trace(http)
+            return result
+
+        http.static_login = static_login  # type: ignore[method-assign]
+        self._attach_trace(http)
+
+    def _attach_trace(self, http: discord.http.HTTPClient) -> None:
+        # discord.py creates its aiohttp session in static_login() and accepts a single
+        # http_trace; appending to the session's trace list keeps a user's own trace.
+        session = getattr(http, "_HTTPClient__session", None)
+        if isinstance(session, aiohttp.ClientSession):
+            traces = session._trace_configs
+            if self._trace not in traces:
+                traces.append(self._trace)
+
+    async def _on_request_end(self, _session, _ctx, params: aiohttp.TraceRequestEndParams):
+        key = _request_route.get()
+        if key is None:  # not an HTTPClient.request call (CDN download, webhook adapter)
+            return
+        with self._errors.guard("http"):
+            status = params.response.status
+            self._m.requests.labels(key[0], key[1], str(status)).inc()
+            if status == 429:
+                scope = _rate_limit_scope(params.response.headers)
+                self._m.rate_limits.labels(key[0], key[1], scope).inc()
+
+    async def _on_request_exception(self, _session, _ctx, _params) -> None:
+        key = _request_route.get()
+        if key is not None:
+            with self._errors.guard("http"):
+                self._m.requests.labels(key[0], key[1], "error").inc()

@@ -1,0 +1,221 @@
+"""``botwatch.setup()`` and the object it returns: the library's one entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import IO, Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from . import config
+from . import logging as bw_logging
+from . import sentry as bw_sentry
+from .errors import ErrorReporter
+from .health import Health
+from .loop import LoopLagMonitor
+from .metrics import Metrics
+from .server import Server, add_routes
+from .tasks import TaskMonitor
+from .track import Operations, Tracked
+
+log = logging.getLogger("botwatch")
+
+
+def _discord_version() -> str:
+    try:
+        import discord
+    except ImportError:
+        return "none"
+    return discord.__version__
+
+
+class Observability:
+    """Everything ``setup()`` wired: metrics, health, logs, Sentry, and the hooks for a bot."""
+
+    def __init__(
+        self,
+        settings: config.Settings,
+        *,
+        registry: CollectorRegistry | None = None,
+        app: web.Application | None = None,
+        log_stream: IO[str] | None = None,
+        configure_logging: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.metrics = Metrics(
+            namespace=settings.namespace, registry=registry, label_limit=settings.label_limit
+        )
+        self.registry = self.metrics.registry
+        self.errors = ErrorReporter(self.metrics.errors)
+        self.metrics.set_build_info(
+            version=settings.version, revision=settings.revision, discord_py=_discord_version()
+        )
+        self.health = Health(self.metrics.ready)
+        self.lag = LoopLagMonitor(self.metrics.loop_lag, self.errors)
+        self.tasks = TaskMonitor(self.metrics, self.errors)
+        self.log_handler: bw_logging.LogHandler | None = None
+        if configure_logging:
+            self._configure_logging(log_stream)
+        self.sentry = bw_sentry.init(settings, release=settings.version)
+        if self.sentry is not None and self.log_handler is not None:
+            self.log_handler.before_emit = self.sentry.capture_log
+        self.operations = Operations(
+            self.metrics, self.errors, self.sentry.span if self.sentry else None
+        )
+        self._discord: Any = None
+        self.app = web.Application() if app is None else app
+        add_routes(self.app, registry=self.registry, health=self.health, lag=self.lag)
+        # An injected app is served by its owner; ours by our own runner.
+        self.server = (
+            Server(self.app, host=settings.host, port=settings.port, errors=self.errors)
+            if app is None
+            else None
+        )
+
+    def _configure_logging(self, stream: IO[str] | None) -> None:
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if isinstance(handler, bw_logging.LogHandler):
+                root.removeHandler(handler)
+        bw_logging.install_record_factory()
+        self.log_handler = bw_logging.LogHandler(
+            formatter=bw_logging.JsonFormatter(
+                service=self.settings.service, env=self.settings.env
+            ),
+            counter=self.metrics.log_records,
+            errors=self.errors,
+            stream=stream,
+        )
+        root.addHandler(self.log_handler)
+        root.setLevel(self.settings.log_level)
+
+    # -- public API -----------------------------------------------------------------------
+    def instrument(self, bot: Any) -> Any:
+        """Instrument a discord.py ``Client``, ``Bot`` or ``AutoShardedBot``; returns it.
+
+        Counts and times prefix, hybrid, slash and context-menu commands (status from
+        discord.py's exception types), gateway events, connection state and latency per
+        shard, guilds, Discord REST calls by route template with 429s, and the
+        ``discord.ext.tasks`` loops of its cogs. Call it before ``bot.start()``.
+        """
+        from .discord import DiscordInstrumentation
+
+        if self._discord is None:
+            self._discord = DiscordInstrumentation(
+                self.metrics,
+                self.errors,
+                self.health,
+                self.tasks,
+                self.sentry.command if self.sentry else None,
+            )
+        return self._discord.instrument(bot)
+
+    def track(self, name: str) -> Tracked:
+        """Time an operation: ``with``/``async with obs.track("db.query"):`` or ``@obs.track(...)``.
+
+        Counts ``operations_total{operation, status}`` (``success`` or ``error``) and observes
+        ``operation_duration_seconds``; inside a command it is also a Sentry span.
+        """
+        return self.operations.track(name)
+
+    def add_readiness_check(self, name: str, check: Callable[[], Awaitable[Any]]) -> None:
+        """Make ``/health/ready`` depend on ``await check()`` (fails on raise, timeout, False)."""
+        self.health.add_check(name, check)
+
+    def watch_loop(self, loop: Any, name: str | None = None) -> Any:
+        """Export heartbeats for a ``discord.ext.tasks.Loop`` not defined on a cog."""
+        return self.tasks.watch(loop, name)
+
+    def task_iteration(self, name: str, interval: float | None = None):
+        """Mark one iteration of any background loop: ``with obs.task_iteration("sync", 60):``."""
+        return self.tasks.iteration(name, interval)
+
+    @property
+    def port(self) -> int | None:
+        """The port actually served (useful with ``port=0``), or None without a server."""
+        return self.server.port if self.server is not None else None
+
+    async def start(self) -> bool:
+        """Start the server and the samplers in the running loop; False if the port failed."""
+        self.lag.start()
+        if self._discord is not None:
+            self._discord.start()
+        await self.health.evaluate()
+        return await self.server.start() if self.server is not None else True
+
+    async def close(self) -> None:
+        """Stop serving, stop the samplers and flush Sentry without blocking the loop."""
+        if self.server is not None:
+            await self.server.close()
+        await self.lag.stop()
+        if self._discord is not None:
+            await self._discord.stop()
+        if self.sentry is not None:
+            await asyncio.to_thread(self.sentry.flush, 2.0)
+
+
+def setup(
+    service: str | None = None,
+    *,
+    registry: CollectorRegistry | None = None,
+    port: int | None = None,
+    host: str | None = None,
+    namespace: str | None = None,
+    label_limit: int | None = None,
+    log_level: str | None = None,
+    env: str | None = None,
+    version: str | None = None,
+    revision: str | None = None,
+    sentry_dsn: str | None = None,
+    sentry_environment: str | None = None,
+    sentry_traces_sample_rate: float | None = None,
+    app: web.Application | None = None,
+    log_stream: IO[str] | None = None,
+    configure_logging: bool = True,
+) -> Observability:
+    """Set up metrics, JSON logging, health endpoints and (with a DSN) Sentry.
+
+    Every argument falls back to an environment variable, then a default:
+    ``service`` ← ``BOTWATCH_SERVICE`` (``bot``), ``port`` ← ``BOTWATCH_PORT`` (8000),
+    ``host`` ← ``BOTWATCH_HOST`` (127.0.0.1), ``namespace`` ← ``BOTWATCH_NAMESPACE``
+    (``bot``), ``label_limit`` ← ``BOTWATCH_LABEL_LIMIT`` (200), ``log_level`` ←
+    ``LOG_LEVEL`` (INFO), ``env`` ← ``BOTWATCH_ENV``, ``version``/``revision`` ←
+    ``BOTWATCH_VERSION``/``BOTWATCH_REVISION``, ``sentry_*`` ← ``SENTRY_DSN``,
+    ``SENTRY_ENVIRONMENT``, ``SENTRY_TRACES_SAMPLE_RATE`` (0.05).
+
+    ``registry`` defaults to prometheus-client's global one; pass a fresh
+    ``CollectorRegistry()`` to isolate (process and GC collectors are added to it).
+    ``app``: mount the endpoints on your own aiohttp application instead of serving them.
+
+    Example::
+
+        obs = botwatch.setup(service="mybot")
+        obs.instrument(bot)
+        with obs.track("db.query"):
+            ...
+        obs.add_readiness_check("database", db.ping)
+    """
+    settings = config.resolve(
+        service=service,
+        host=host,
+        port=port,
+        namespace=namespace,
+        label_limit=label_limit,
+        log_level=log_level,
+        env=env,
+        version=version,
+        revision=revision,
+        sentry_dsn=sentry_dsn,
+        sentry_environment=sentry_environment,
+        sentry_traces_sample_rate=sentry_traces_sample_rate,
+    )
+    return Observability(
+        settings,
+        registry=registry,
+        app=app,
+        log_stream=log_stream,
+        configure_logging=configure_logging,
+    )

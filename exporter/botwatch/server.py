@@ -1,0 +1,85 @@
+"""The HTTP endpoints, served by aiohttp inside the bot's own event loop (no thread)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from .errors import ErrorReporter
+from .health import Health
+
+log = logging.getLogger("botwatch")
+
+
+def add_routes(app: web.Application, *, registry: CollectorRegistry, health: Health, lag) -> None:
+    """Mount ``/metrics`` and ``/health/{live,ready,status}`` on an aiohttp application.
+
+    ``/metrics`` is prometheus-client's own handler (gzip and OpenMetrics negotiation).
+    """
+
+    async def live(_: web.Request) -> web.Response:
+        # Answering at all proves the loop is turning; the last lag sample says how well.
+        return web.json_response({"status": "ok", "loop_lag_seconds": lag.last})
+
+    async def ready(_: web.Request) -> web.Response:
+        ok = await health.evaluate()
+        return web.json_response(
+            {"status": "ok" if ok else "unavailable"}, status=200 if ok else 503
+        )
+
+    async def status(_: web.Request) -> web.Response:
+        ok = await health.evaluate()
+        body = {"status": "ok" if ok else "unavailable", "time": time.time()}
+        return web.json_response(body | {"checks": health.status()})
+
+    app.router.add_get("/metrics", make_aiohttp_handler(registry))
+    app.router.add_get("/health/live", live)
+    app.router.add_get("/health/ready", ready)
+    app.router.add_get("/health/status", status)
+
+
+class Server:
+    """An aiohttp ``AppRunner``/``TCPSite`` pair you can ``await start()`` and ``close()``.
+
+    A port already in use is logged once and counted; the bot runs on without endpoints.
+    """
+
+    def __init__(self, app: web.Application, *, host: str, port: int, errors: ErrorReporter):
+        self.app = app
+        self.host = host
+        self.port = port
+        self._errors = errors
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> bool:
+        """Bind and serve; False (logged and counted, never raised) if that failed."""
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        try:
+            await runner.setup()
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            self._errors.count("server")
+            log.error(
+                "botwatch cannot serve on %s:%s (%s); the bot keeps running without "
+                "/metrics and /health",
+                self.host,
+                self.port,
+                exc.strerror or exc,
+            )
+            return False
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        log.info("botwatch serving /metrics and /health on %s:%s", self.host, self.port)
+        return True
+
+    async def close(self) -> None:
+        """Stop accepting connections and finish in-flight requests."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
