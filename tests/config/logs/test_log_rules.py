@@ -156,7 +156,7 @@ def _render_test(tmp: Path, rules: Path, alert: str, labels: dict[str, str], val
 
 
 def test_rule_files_pass_promtool_with_stand_ins(tool, tmp_path):
-    """The rule files are valid Prometheus-format rules (groups, for:, labels, annotation templates)."""
+    """The rule files are valid Prometheus-format rules: groups, for:, labels, templates."""
     result = subprocess.run(
         [tool("promtool"), "check", "rules", str(_stand_in_rules(tmp_path))],
         capture_output=True, text=True, check=False,
