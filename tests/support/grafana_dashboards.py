@@ -114,16 +114,23 @@ def queries(*, expanded: bool = True) -> list[Query]:
 
 
 def variable_selectors() -> list[tuple[str, str]]:
-    """The series selector inside each Prometheus `label_values(selector, label)` variable."""
+    """The series selector of each Prometheus label-values variable, variables filled in.
+
+    Grafana stores it structured ({qryType: 1, metric, labelFilters, label}) and renders
+    `metric{label op "value", ...}` from it; this renders the same.
+    """
     found = []
     for name, dashboard in load_dashboards().items():
         values = variable_values(dashboard)
         for var in dashboard.get("templating", {}).get("list", []):
             query = var.get("query")
-            text = query.get("query", "") if isinstance(query, dict) else ""
-            match = re.fullmatch(r"label_values\((.+),\s*\w+\)", text)
-            if match:
-                found.append((f"{name} / ${var['name']}", expand(match.group(1), values)))
+            if var.get("type") != "query" or var["datasource"]["type"] != "prometheus":
+                continue
+            matchers = ", ".join(
+                f'{f["label"]}{f["op"]}"{f["value"]}"' for f in query["labelFilters"]
+            )
+            selector = expand(f"{query['metric']}{{{matchers}}}", values)
+            found.append((f"{name} / ${var['name']}", selector))
     return found
 
 
