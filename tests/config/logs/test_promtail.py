@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import traceback
+from pathlib import Path
 
 import pytest
 
@@ -322,3 +324,54 @@ class TestDropDebug:
         """The drop sees the normalised level: it comes after the level templates."""
         names = [next(iter(item)) for item in pipeline]
         assert names.index("drop") > max(i for i, n in enumerate(names) if n == "template")
+
+
+GO_TEMPLATE_RUNNER = Path(__file__).parent / "gotemplate" / "main.go"
+
+
+def run_templates(
+    stages: list[dict[str, str]], cases: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """The extracted maps after promtail's template stages, run by Go's own text/template."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("no Go toolchain on PATH: the template stages need Go's text/template")
+    result = subprocess.run(
+        [go, "run", GO_TEMPLATE_RUNNER.name],
+        input=json.dumps({"stages": stages, "cases": cases}),
+        cwd=GO_TEMPLATE_RUNNER.parent, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+class TestLevelNormalisation:
+    @pytest.mark.parametrize(
+        ("extracted", "level"),
+        [
+            ({"level": "info", "detected_level": "error"}, "info"),
+            ({"level": "critical"}, "critical"),
+            ({"detected_level": "WARN"}, "warning"),
+            ({"detected_level": "Warning"}, "warning"),
+            ({"detected_level": "ERR"}, "error"),
+            ({"detected_level": "fatal"}, "critical"),
+            ({"detected_level": "crit"}, "critical"),
+            ({"level": "notice"}, "unknown"),
+            ({}, "unknown"),
+        ],
+    )
+    def test_every_source_ends_in_one_vocabulary(self, stage, extracted, level):
+        """JSON levels win; plain-text levels are mapped to debug/info/warning/error/critical."""
+        templates = [s for s in stage("template") if s["source"] == "level"]
+        (result,) = run_templates(templates, [dict(extracted)])
+        assert result["level"] == level
+
+    def test_the_drop_flag_template_yields_the_setting(self):
+        """The drop_debug template renders LOG_DROP_DEBUG as the drop stage compares it."""
+        config = load_expanded(PROMTAIL_YML, {"LOG_DROP_DEBUG": "true"})
+        stages = config["scrape_configs"][0]["pipeline_stages"]
+        templates = [
+            s["template"] for s in stages if s.get("template", {}).get("source") == "drop_debug"
+        ]
+        (result,) = run_templates(templates, [{"level": "debug"}])
+        assert result["drop_debug"] == "true"
