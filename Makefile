@@ -49,6 +49,8 @@ venv: $(VENV)/.installed ## Build .venv with the pinned dev dependencies
 tools: ## Install the real test tools (prometheus, promtool, alertmanager, amtool, docker-compose) into .tools/bin
 	@echo "Test tools (scripts/tools.toml):"
 	@$(PYTHON) scripts/bootstrap_tools.py
+	@echo "LogQL parser (scripts/logql/package-lock.json):"
+	@npm ci --prefix scripts/logql --no-audit --no-fund --loglevel=error
 
 lint: venv ## Lint and format-check the Python code (ruff)
 	@$(VENV)/bin/ruff check .
