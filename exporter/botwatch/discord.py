@@ -413,11 +413,13 @@ class DiscordInstrumentation:
             return result
 
         http.static_login = static_login  # type: ignore[method-assign]
+        if http.http_trace is None:
+            http.http_trace = self._trace  # the session made at login starts traced
         self._attach_trace(http)
 
     def _attach_trace(self, http: discord.http.HTTPClient) -> None:
-        # discord.py creates its aiohttp session in static_login() and accepts a single
-        # http_trace; appending to the session's trace list keeps a user's own trace.
+        # discord.py creates its aiohttp session in static_login() with at most one
+        # http_trace; when the user has their own, ours joins the session's list after.
         session = getattr(http, "_HTTPClient__session", None)
         if isinstance(session, aiohttp.ClientSession):
             traces = session._trace_configs

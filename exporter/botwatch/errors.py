@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 from .cardinality import Family
 
@@ -29,7 +29,8 @@ class ErrorReporter:
 
     def report(self, component: str, exc: BaseException) -> bool:
         """Count ``exc`` against ``component``; log it (and return True) if its kind is new."""
-        self._errors.labels(component).inc()
+        with contextlib.suppress(Exception):  # the counter itself may be what is broken
+            self._errors.labels(component).inc()
         kind = (component, type(exc).__name__)
         if kind in self._logged:
             return False
@@ -44,7 +45,7 @@ class ErrorReporter:
         )
         return True
 
-    @contextmanager
+    @contextlib.contextmanager
     def guard(self, component: str) -> Iterator[None]:
         """Run a block whose exceptions must never reach the bot."""
         try:

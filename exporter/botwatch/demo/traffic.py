@@ -21,7 +21,7 @@ import discord
 from discord.gateway import DiscordWebSocket, KeepAliveHandler
 
 from . import payloads
-from .bot import DemoBot
+from .bot import Conditions
 from .fakeapi import FakeDiscordAPI
 from .settings import DemoSettings
 
@@ -32,16 +32,21 @@ BURST_ERROR_RATE = 0.6
 
 
 class OfflineDiscord:
-    """One guild of simulated members talking to the bot."""
+    """One guild of simulated members talking to a discord.py bot.
 
-    def __init__(self, bot: DemoBot, settings: DemoSettings) -> None:
+    Any ``commands.Bot`` works (the tests drive theirs with it); the demo bot also
+    exposes ``conditions``, which the incident schedule changes.
+    """
+
+    def __init__(self, bot: discord.Client, settings: DemoSettings) -> None:
         self.bot = bot
         self.settings = settings
+        self.conditions: Conditions = getattr(bot, "conditions", None) or Conditions()
         self.rng = random.Random(settings.seed)
         self.me = payloads.user("botwatch-demo", bot=True)
         self.api = FakeDiscordAPI(
             self.me,
-            latency=lambda: self.rng.lognormvariate(-3.5, 0.4) * self.bot.conditions.slow_factor,
+            latency=lambda: self.rng.lognormvariate(-3.5, 0.4) * self.conditions.slow_factor,
             rate_limit_probability=settings.rate_limit,
             rng=self.rng,
         )
@@ -212,14 +217,22 @@ class OfflineDiscord:
         while True:
             await asyncio.sleep(every * self.rng.uniform(0.8, 1.2))
             log.warning("simulated gateway disconnect (close code 1006), resuming")
-            self._connected = False
-            self.bot.dispatch("disconnect")  # what Client.connect() does when the socket drops
+            self.disconnect()
             await asyncio.sleep(self.rng.uniform(1.0, 4.0))
-            self._parse("RESUMED", {})
-            self._connected = True
+            self.resume()
+
+    def disconnect(self) -> None:
+        """The socket drops: what ``Client.connect()`` dispatches when it does."""
+        self._connected = False
+        self.bot.dispatch("disconnect")
+
+    def resume(self) -> None:
+        """The session is resumed (RESUMED from the gateway)."""
+        self._parse("RESUMED", {})
+        self._connected = True
 
     async def _incidents(self) -> None:
-        conditions = self.bot.conditions
+        conditions = self.conditions
         conditions.stalled_task = self.settings.stall_task
         bursting = False
         while True:

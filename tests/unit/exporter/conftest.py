@@ -1,0 +1,81 @@
+"""Fixtures for the botwatch library tests: isolated registries, loggers and instances."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import botwatch
+import pytest
+from prometheus_client import CollectorRegistry
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    """A fresh registry, so each test sees only its own series."""
+    return CollectorRegistry()
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger() -> Iterator[None]:
+    """setup() installs a handler on the root logger; put the root logger back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+class Logs(io.StringIO):
+    """The JSON log stream of a test, readable as parsed lines."""
+
+    def records(self) -> list[dict]:
+        """Every line written so far, parsed."""
+        return [json.loads(line) for line in self.getvalue().splitlines() if line]
+
+    def find(self, message: str) -> dict:
+        """The first line whose message is ``message``."""
+        return next(r for r in self.records() if r["message"] == message)
+
+
+@pytest.fixture
+def logs() -> Logs:
+    """Where the test's botwatch instance writes its JSON lines."""
+    return Logs()
+
+
+@pytest.fixture
+def obs(registry: CollectorRegistry, logs: Logs, monkeypatch) -> botwatch.Observability:
+    """A botwatch instance on a fresh registry and a free port, logging into ``logs``."""
+    monkeypatch.delenv("SENTRY_DSN", raising=False)
+    return botwatch.setup(
+        service="testbot", registry=registry, port=0, log_level="DEBUG", log_stream=logs
+    )
+
+
+@pytest.fixture
+def value(registry: CollectorRegistry):
+    """``value(name, **labels)``: a sample of the test's registry, 0.0 when absent."""
+
+    def get(name: str, **labels: str) -> float:
+        return registry.get_sample_value(name, labels) or 0.0
+
+    return get
+
+
+@pytest.fixture
+def eventually():
+    """``await eventually(predicate)``: poll until true (2 s at most), for work done in tasks."""
+
+    async def wait(predicate, within: float = 2.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not predicate():
+            if loop.time() > deadline:
+                raise AssertionError("condition not met within the timeout")
+            await asyncio.sleep(0.005)
+
+    return wait

@@ -1,0 +1,359 @@
+"""Tests of botwatch.discord with discord.py's real machinery, offline.
+
+Prefix commands run through dpytest; slash, hybrid-as-slash and context-menu commands,
+gateway events and REST calls run through the demo's offline Discord (discord.py's own
+parsers and HTTP client against a local fake of Discord's API).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+import discord.ext.test as dpytest
+import pytest
+from botwatch.demo.settings import DemoSettings
+from botwatch.demo.traffic import OfflineDiscord
+from botwatch.discord import classify
+from discord import app_commands
+from discord.ext import commands, tasks
+
+log = logging.getLogger("probe")
+
+
+class Probe(commands.Cog):
+    """Commands with every outcome."""
+
+    @commands.command()
+    async def ok(self, ctx: commands.Context) -> None:
+        log.info("inside ok")
+        logging.getLogger("some.library").warning("library line")
+        await ctx.send("fine")
+
+    @commands.command()
+    async def boom(self, ctx: commands.Context) -> None:
+        raise ValueError("bug in the bot")
+
+    @commands.command()
+    async def number(self, ctx: commands.Context, n: int) -> None:
+        await ctx.send(str(n))
+
+    @commands.command()
+    @commands.cooldown(1, 60.0, commands.BucketType.user)
+    async def daily(self, ctx: commands.Context) -> None:
+        await ctx.send("reward")
+
+    @commands.command()
+    @commands.has_permissions(administrator=True)
+    async def admin(self, ctx: commands.Context) -> None:
+        await ctx.send("done")
+
+    @commands.hybrid_command()
+    async def hybrid(self, ctx: commands.Context, fail: str = "no") -> None:
+        if fail == "yes":
+            raise KeyError("hybrid bug")
+        await ctx.send("hybrid ok")
+
+    @app_commands.command()
+    async def slash(self, interaction: discord.Interaction, fail: str = "no") -> None:
+        if fail == "yes":
+            raise ZeroDivisionError("slash bug")
+        await interaction.response.send_message("slash ok")
+
+    @app_commands.command()
+    @app_commands.checks.has_permissions(administrator=True)
+    async def guarded(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("guarded ok")
+
+    @tasks.loop(seconds=0.01)
+    async def beat(self) -> None:
+        pass
+
+
+async def _report(interaction: discord.Interaction, message: discord.Message) -> None:
+    await interaction.response.send_message("reported", ephemeral=True)
+
+
+def _make_bot(cls=commands.Bot) -> commands.Bot:
+    intents = discord.Intents.default()
+    intents.message_content = True
+    intents.members = True
+    # A short guild_ready_timeout: READY is followed by all GUILD_CREATEs at once offline.
+    return cls(command_prefix="!", intents=intents, help_command=None, guild_ready_timeout=0.01)
+
+
+@pytest.fixture
+async def dbot(obs):
+    """A commands.Bot driven by dpytest, instrumented before dpytest wires its state."""
+    bot = _make_bot()
+    await bot._async_setup_hook()
+    await bot.add_cog(Probe())
+    obs.instrument(bot)
+    dpytest.configure(bot)
+    yield bot
+    await dpytest.empty_queue()
+
+
+@pytest.fixture
+async def offline(obs, monkeypatch):
+    """A commands.Bot logged in to the local fake Discord, with a guild and members."""
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    bot = _make_bot()
+    await bot.add_cog(Probe())
+    bot.tree.add_command(app_commands.ContextMenu(name="Report", callback=_report))
+    obs.instrument(bot)
+    world = OfflineDiscord(bot, DemoSettings(rate_limit=0.0, seed=1))
+    await world.connect()
+    yield world
+    await world.close()
+
+
+class TestPrefixCommands:
+    async def test_a_successful_command_is_counted_and_timed(self, dbot, value):
+        """`!ok` adds one success and one duration observation for `ok`."""
+        await dpytest.message("!ok")
+        assert value("bot_commands_total", command="ok", status="success") == 1
+        assert value("bot_command_duration_seconds_count", command="ok") == 1
+
+    async def test_an_exception_in_the_body_is_an_error_with_its_type(self, dbot, value):
+        """An exception raised by the command body counts as `error` under its own class name."""
+        with pytest.raises(commands.CommandInvokeError):
+            await dpytest.message("!boom")
+        assert value("bot_commands_total", command="boom", status="error") == 1
+        assert value("bot_command_errors_total", command="boom", error_type="ValueError") == 1
+
+    async def test_a_bad_argument_is_a_user_error(self, dbot, value):
+        """A non-numeric argument to an int parameter counts as `user_error`, not `error`."""
+        with pytest.raises(commands.BadArgument):
+            await dpytest.message("!number many")
+        assert value("bot_commands_total", command="number", status="user_error") == 1
+        assert value("bot_commands_total", command="number", status="error") == 0
+
+    async def test_a_cooldown_is_a_user_error(self, dbot, value):
+        """The second `!daily` within the cooldown counts as `user_error`."""
+        await dpytest.message("!daily")
+        with pytest.raises(commands.CommandOnCooldown):
+            await dpytest.message("!daily")
+        assert value("bot_commands_total", command="daily", status="success") == 1
+        assert value("bot_commands_total", command="daily", status="user_error") == 1
+
+    async def test_missing_permissions_are_a_user_error(self, dbot, value):
+        """A member without administrator running `!admin` counts as `user_error`."""
+        with pytest.raises(commands.MissingPermissions):
+            await dpytest.message("!admin")
+        assert value("bot_commands_total", command="admin", status="user_error") == 1
+
+    async def test_unknown_commands_create_no_series(self, dbot, registry):
+        """`!nope` is not a command, so no commands_total series is created for it."""
+        with pytest.raises(commands.CommandNotFound):
+            await dpytest.message("!nope")
+        text = [s.labels.get("command") for m in registry.collect() for s in m.samples]
+        assert "nope" not in text
+
+    async def test_known_commands_exist_before_first_use(self, dbot, value, registry):
+        """Every registered command has its status series at zero right after instrument()."""
+        sample = registry.get_sample_value(
+            "bot_commands_total", {"command": "admin", "status": "error"}
+        )
+        assert sample == 0
+
+    async def test_log_lines_inside_a_command_carry_its_correlation_id(self, dbot, logs):
+        """Lines logged by the command and by a library during it share one correlation id."""
+        await dpytest.message("!ok")
+        ours, library = logs.find("inside ok"), logs.find("library line")
+        assert ours["command"] == library["command"] == "ok"
+        assert ours["correlation_id"] == library["correlation_id"]
+        assert len(ours["correlation_id"]) == 16
+
+    async def test_each_command_gets_a_new_correlation_id(self, dbot, logs):
+        """Two invocations of the same command log two different correlation ids."""
+        await dpytest.message("!ok")
+        await dpytest.message("!ok")
+        ids = {r["correlation_id"] for r in logs.records() if r["message"] == "inside ok"}
+        assert len(ids) == 2
+
+
+class TestHybridCommands:
+    async def test_prefix_and_slash_invocations_share_one_series(self, offline, value, eventually):
+        """`!hybrid` and `/hybrid` both count under command="hybrid"."""
+        offline.message("!hybrid")
+        offline.slash("hybrid")
+        await eventually(
+            lambda: value("bot_commands_total", command="hybrid", status="success") == 2
+        )
+
+    async def test_a_hybrid_slash_failure_is_an_error_of_the_original_type(
+        self, offline, value, eventually
+    ):
+        """An exception in a hybrid command run as slash counts as `error` with its own type."""
+        offline.slash("hybrid", fail="yes")
+        await eventually(
+            lambda: value("bot_command_errors_total", command="hybrid", error_type="KeyError") == 1
+        )
+        assert value("bot_commands_total", command="hybrid", status="error") == 1
+
+
+class TestSlashCommands:
+    async def test_a_slash_command_is_counted(self, offline, value, eventually):
+        """`/slash` adds one success for `slash`."""
+        offline.slash("slash")
+        await eventually(lambda: value("bot_commands_total", command="slash", status="success"))
+        assert value("bot_command_duration_seconds_count", command="slash") == 1
+
+    async def test_a_slash_body_exception_is_an_error(self, offline, value, eventually):
+        """An exception in a slash command body counts as `error` under its class name."""
+        offline.slash("slash", fail="yes")
+        await eventually(
+            lambda: value(
+                "bot_command_errors_total", command="slash", error_type="ZeroDivisionError"
+            )
+        )
+
+    async def test_an_app_check_failure_is_a_user_error(self, offline, value, eventually):
+        """/guarded without administrator counts as `user_error`."""
+        offline.slash("guarded")
+        await eventually(
+            lambda: value("bot_commands_total", command="guarded", status="user_error")
+        )
+
+    async def test_a_tree_error_handler_set_later_still_sees_errors(
+        self, offline, value, eventually
+    ):
+        """Replacing tree.on_error after instrument() keeps errors classified, and calls it."""
+        seen = []
+
+        @offline.bot.tree.error
+        async def on_error(interaction, error):
+            seen.append(type(error).__name__)
+
+        offline.slash("slash", fail="yes")
+        await eventually(lambda: seen == ["CommandInvokeError"])
+        assert value("bot_commands_total", command="slash", status="error") == 1
+
+
+class TestContextMenus:
+    async def test_a_message_context_menu_is_counted(self, offline, value, eventually):
+        """The `Report` message menu counts as a command named after it."""
+        offline.report()
+        await eventually(lambda: value("bot_commands_total", command="Report", status="success"))
+
+
+class TestClassification:
+    @pytest.mark.parametrize(
+        ("error", "expected"),
+        [
+            (commands.CheckFailure("no"), ("user_error", None)),
+            (commands.MissingRequiredArgument(discord.ext.commands.Parameter("x", 1)), None),
+            (commands.MaxConcurrencyReached(1, commands.BucketType.user), ("user_error", None)),
+            (commands.DisabledCommand("off"), ("user_error", None)),
+            (app_commands.CheckFailure("no"), ("user_error", None)),
+            (commands.CommandInvokeError(OSError("disk")), ("error", "OSError")),
+            (commands.ConversionError(None, ValueError("conv")), ("error", "ConversionError")),
+            (RuntimeError("raw"), ("error", "RuntimeError")),
+        ],
+    )
+    def test_discord_py_exception_types_decide_the_status(self, error, expected):
+        """Each discord.py exception family maps to its documented status."""
+        assert classify(error) == (expected or ("user_error", None))
+
+
+class TestGateway:
+    async def test_events_are_counted_by_name(self, offline, value, eventually):
+        """A message and a slash command count one `message` and one `interaction` event."""
+        offline.message("hello")
+        offline.slash("slash")
+        await eventually(lambda: value("bot_commands_total", command="slash", status="success"))
+        assert value("bot_gateway_events_total", event="interaction") == 1
+        assert value("bot_gateway_events_total", event="message") == 1
+        await eventually(lambda: value("bot_gateway_events_total", event="guild_available") == 1)
+
+    async def test_a_disconnect_and_resume_are_counted(self, offline, obs, value):
+        """Disconnect sets connected to 0 and fails readiness; resume restores both."""
+        offline.disconnect()
+        assert value("bot_gateway_connected", shard="0") == 0
+        assert value("bot_gateway_disconnects_total", shard="0") == 1
+        assert not await obs.health.evaluate()
+        offline.resume()
+        assert value("bot_gateway_connected", shard="0") == 1
+        assert value("bot_gateway_resumes_total", shard="0") == 1
+        assert await obs.health.evaluate()
+
+    async def test_latency_is_read_from_the_heartbeat(self, offline, obs, value):
+        """The sampler exports discord.py's own heartbeat latency for the shard."""
+        keep_alive = offline.bot.ws._keep_alive
+        keep_alive._last_send = keep_alive._last_ack = 0.0
+        keep_alive.latency = 0.125
+        obs._discord.sample_latency()
+        assert value("bot_gateway_latency_seconds", shard="0") == 0.125
+
+    async def test_guilds_are_counted_at_scrape_time(self, offline, value):
+        """bot_guilds is the number of guilds in the bot's cache."""
+        assert value("bot_guilds") == 1
+
+    async def test_shard_events_are_tracked_per_shard(self, obs, value):
+        """An AutoShardedBot's shard_disconnect marks only that shard disconnected."""
+        bot = _make_bot(commands.AutoShardedBot)
+        obs.instrument(bot)
+        bot.dispatch("shard_connect", 0)
+        bot.dispatch("shard_connect", 1)
+        bot.dispatch("disconnect")
+        bot.dispatch("shard_disconnect", 1)
+        assert value("bot_gateway_connected", shard="0") == 1
+        assert value("bot_gateway_connected", shard="1") == 0
+        assert value("bot_gateway_disconnects_total", shard="1") == 1
+
+
+class TestRest:
+    async def test_requests_are_labelled_by_route_template(self, offline, value, eventually):
+        """A message sent by a command counts under the route template, not the URL."""
+        offline.message("!ok")
+        labels = {"method": "POST", "route": "/channels/{channel_id}/messages"}
+        await eventually(lambda: value("bot_discord_requests_total", status="200", **labels))
+        assert value("bot_discord_request_duration_seconds_count", **labels) == 1
+
+    async def test_a_429_is_counted_and_retried(self, offline, value, eventually):
+        """A 429 is counted with its scope, discord.py retries, and the command still succeeds."""
+        offline.api.force_rate_limits = 1
+        offline.message("!ok")
+        labels = {"method": "POST", "route": "/channels/{channel_id}/messages"}
+        await eventually(lambda: value("bot_commands_total", command="ok", status="success"))
+        assert value("bot_discord_requests_total", status="429", **labels) == 1
+        assert value("bot_discord_requests_total", status="200", **labels) == 1
+        assert value("bot_discord_rate_limits_total", scope="user", **labels) == 1
+
+    async def test_login_requests_are_counted(self, offline, value):
+        """The GET /users/@me of login() was seen, proving the trace is on the real session."""
+        assert value("bot_discord_requests_total", method="GET", route="/users/@me", status="200")
+
+
+class TestTaskLoops:
+    async def test_cog_loops_get_heartbeats(self, offline, value, eventually):
+        """A tasks.Loop on a cog added before instrument() exports its last success."""
+        cog = offline.bot.get_cog("Probe")
+        cog.beat.start()
+        await eventually(
+            lambda: value("bot_task_last_success_timestamp_seconds", task="Probe.beat") > 0
+        )
+        cog.beat.cancel()
+        assert value("bot_task_interval_seconds", task="Probe.beat") == 0.01
+
+
+class TestHookFailures:
+    async def test_a_broken_hook_is_counted_and_the_command_still_runs(
+        self, dbot, obs, logs, value, monkeypatch
+    ):
+        """If counting events raises, the command still runs, and the error is counted once."""
+
+        class Broken:
+            def labels(self, *_):
+                raise RuntimeError("metric backend gone")
+
+        monkeypatch.setattr(obs.metrics.events, "metric", Broken())
+        await dpytest.message("!ok")
+        await dpytest.message("!ok")
+        assert dpytest.verify().message().content("fine")
+        assert value("bot_exporter_errors_total", component="gateway") >= 2
+        reports = [r for r in logs.records() if r["logger"] == "botwatch"]
+        assert [r["exc_type"] for r in reports if r.get("component") == "gateway"] == [
+            "RuntimeError"
+        ]
