@@ -1,0 +1,169 @@
+"""Alertmanager routing: each case of alertmanager/tests/routing.yml, per channel combination."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+
+from stackctl.alerting import BASE, render
+
+REPO = Path(__file__).resolve().parents[3]
+CASES = yaml.safe_load((REPO / "alertmanager" / "tests" / "routing.yml").read_text())
+DISCORD = {"DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/x"}
+TELEGRAM = {"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_CHAT_ID": "-1"}
+COMBINATIONS = {
+    "neither": {},
+    "discord": DISCORD,
+    "telegram": TELEGRAM,
+    "telegram+warnings": {**TELEGRAM, "TELEGRAM_WARNINGS": "true"},
+    "both": {**DISCORD, **TELEGRAM},
+    "both+warnings": {**DISCORD, **TELEGRAM, "TELEGRAM_WARNINGS": "true"},
+}
+ROUTE = yaml.safe_load(BASE.read_text())["route"]
+
+
+def expected_channels(reaches: str, env: dict[str, str]) -> set[str]:
+    """What `reaches` in routing.yml means for one combination of settings."""
+    discord, telegram = "DISCORD_WEBHOOK_URL" in env, "TELEGRAM_BOT_TOKEN" in env
+    warnings = env.get("TELEGRAM_WARNINGS") == "true"
+    wanted = {
+        "all": {"discord": discord, "telegram": telegram},
+        "warnings": {"discord": discord, "telegram": telegram and warnings},
+        "telegram": {"telegram": telegram},
+        "discord": {"discord": discord},
+        "none": {},
+    }[reaches]
+    return {channel for channel, on in wanted.items() if on}
+
+
+@pytest.fixture(scope="module", params=COMBINATIONS)
+def rendered(request, tmp_path_factory) -> tuple[str, Path, dict]:
+    env = COMBINATIONS[request.param]
+    folder = tmp_path_factory.mktemp(request.param.replace("+", "-"))
+    render(env, folder, templates_dir=str(REPO / "alertmanager" / "templates"))
+    config = folder / "alertmanager.yml"
+    return request.param, config, yaml.safe_load(config.read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_routing_case(case, rendered, tool):
+    """The alert reaches the case's receiver (amtool) and through it exactly the expected chats."""
+    name, config, data = rendered
+    labels = [f"{key}={value}" for key, value in case["labels"].items()]
+    result = subprocess.run(
+        [
+            tool("amtool"),
+            "config",
+            "routes",
+            "test",
+            f"--config.file={config}",
+            f"--verify.receivers={case['receiver']}",
+            *labels,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+    receiver = next(r for r in data["receivers"] if r["name"] == case["receiver"])
+    reached = {key.removesuffix("_configs") for key in receiver if key.endswith("_configs")}
+    assert reached == expected_channels(case["reaches"], COMBINATIONS[name])
+
+
+def _route(matcher: str) -> dict:
+    return next(r for r in ROUTE["routes"] if r.get("matchers") == [matcher])
+
+
+class TestTimings:
+    def test_critical_pages_fast_and_bounds_a_rate_limited_resend(self):
+        """Critical waits ≤ 10s before the first message and re-flushes (429 re-send) within 1m."""
+        critical = _route('severity="critical"')
+        assert critical["group_wait"] == "10s"
+        assert critical["group_interval"] == "1m"
+
+    def test_repeat_intervals_grow_with_lower_severity(self):
+        """A still-firing critical repeats every 2h, a warning every 12h, the info digest daily."""
+        repeats = [
+            _route(f'severity="{s}"')["repeat_interval"] for s in ("critical", "warning", "info")
+        ]
+        assert repeats == ["2h", "12h", "24h"]
+
+    def test_info_is_one_hourly_digest(self):
+        """Info alerts are grouped by severity only (one message) and flushed hourly."""
+        info = _route('severity="info"')
+        assert (info["group_by"], info["group_interval"]) == (["severity"], "1h")
+
+    def test_quiet_hours_mute_warnings_and_info_but_never_critical(self):
+        """The quiet-hours interval applies to the warning and info routes only."""
+        muted = {
+            r["matchers"][0]
+            for r in ROUTE["routes"]
+            if "quiet-hours" in r.get("mute_time_intervals", [])
+        }
+        assert muted == {'severity="warning"', 'severity="info"'}
+
+    def test_down_alerts_are_grouped_per_instance(self):
+        """Within critical and warning, *Down alerts group by alertname, service and instance."""
+        for severity in ("critical", "warning"):
+            (child,) = _route(f'severity="{severity}"')["routes"]
+            assert child["matchers"] == ['alertname=~".+Down"']
+            assert child["group_by"] == ["alertname", "service", "instance"]
+
+    def test_everything_else_groups_by_alertname_and_service(self):
+        """The root groups by alert name and service."""
+        assert ROUTE["group_by"] == ["alertname", "service"]
+
+
+class TestNotifiers:
+    def test_every_notifier_sends_resolved_notices(self, rendered):
+        """Every Discord and Telegram notifier sends resolved notices."""
+        _, _, data = rendered
+        notifiers = [n for r in data["receivers"] for k, v in r.items() if k != "name" for n in v]
+        assert all(n["send_resolved"] is True for n in notifiers)
+
+
+RULE_ALERTS = {
+    rule["alert"]
+    for path in (REPO / "prometheus" / "rules").glob("*.yml")
+    for group in (yaml.safe_load(path.read_text()) or {}).get("groups", [])
+    for rule in group.get("rules", [])
+    if "alert" in rule
+}
+
+
+class TestInhibitions:
+    BOT_DOWN = next(
+        rule
+        for rule in yaml.safe_load(BASE.read_text())["inhibit_rules"]
+        if rule["source_matchers"] == ['alertname="BotDown"']
+    )
+
+    def _suppressed_by_bot_down(self, alertname: str) -> bool:
+        (matcher,) = self.BOT_DOWN["target_matchers"]
+        pattern = re.fullmatch(r'alertname=~"(.*)"', matcher)[1]
+        return re.fullmatch(pattern, alertname) is not None
+
+    def test_bot_down_suppresses_its_gateway_latency_and_command_alerts(self):
+        """Every gateway, latency, command, loop, task and log alert of the rules is suppressed."""
+        symptoms = {
+            name
+            for name in RULE_ALERTS
+            if re.match(r"Bot(Gateway|Command|EventLoop|Stuck|ErrorLogs|Discord|Task)", name)
+        }
+        assert symptoms, "prometheus/rules has no bot symptom alerts to check"
+        assert all(self._suppressed_by_bot_down(name) for name in symptoms), symptoms
+
+    def test_bot_down_keeps_cause_alerts(self):
+        """BotDown does not hide itself, a missing target, a crash loop or a memory leak."""
+        for name in ("BotDown", "BotTargetMissing", "BotCrashLooping", "BotMemoryLeak"):
+            assert not self._suppressed_by_bot_down(name)
+
+    def test_bot_down_only_suppresses_the_same_bot(self):
+        """The suppression needs equal service and instance labels: other bots keep alerting."""
+        assert self.BOT_DOWN["equal"] == ["service", "instance"]
