@@ -153,7 +153,7 @@ class LogHandler(logging.StreamHandler):
         if self._errors.report("logging", exc):
             # If stderr is gone too, the counter is all that is left.
             with contextlib.suppress(Exception):
-                sys.__stderr__.write(f"botwatch: log sink failed: {exc!r}\n")
+                sys.stderr.write(f"botwatch: log sink failed: {exc!r}\n")
 
 
 def loguru_sink(message: Any) -> None:

@@ -8,8 +8,6 @@ import subprocess
 from botwatch.metrics import COMMAND_BUCKETS, Metrics
 from prometheus_client import CollectorRegistry, generate_latest
 
-TYPES = {"counter", "gauge", "histogram"}
-
 
 def _documented(repo) -> dict[str, str]:
     """name -> type from the table in docs/metrics.md."""
