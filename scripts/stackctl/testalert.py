@@ -1,0 +1,171 @@
+"""`make test-alert`: send a marked test alert through the running Alertmanager, report delivery.
+
+The alert (alertname BotwatchTestAlert, its own route to every configured channel) goes in through
+Alertmanager's API. Whether each channel got it is read from Alertmanager's own counters, per
+integration: a notification request that did not fail means the channel's API accepted the
+message; `alertmanager_notifications_failed_total` says it gave up, and why (its `reason` label).
+Then the alert is resolved, so the channel also shows the resolved notice.
+
+The counters are Alertmanager-wide: another alert notified in the same seconds counts too. On a
+quiet stack (the normal case for this command) that does not happen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import envfile
+from .alerting import configured_channels
+
+ROOT = Path(__file__).resolve().parents[2]
+ALERTNAME = "BotwatchTestAlert"
+_SAMPLE_RE = re.compile(r"^(alertmanager_notification\w*_total)\{([^}]*)\}\s+(\S+)$")
+HINTS = {
+    "discord": "check DISCORD_WEBHOOK_URL (deleted webhook → 404, wrong URL → 401/404)",
+    "telegram": "check TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID, and that the bot is in the chat",
+}
+
+
+def counters(url: str) -> dict[tuple[str, str, str], float]:
+    """{(metric, integration, reason): value} of Alertmanager's notification counters."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    totals: dict[tuple[str, str, str], float] = defaultdict(float)
+    for line in text.splitlines():
+        match = _SAMPLE_RE.match(line)
+        if match:
+            labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match[2]))
+            key = (match[1], labels.get("integration", ""), labels.get("reason", ""))
+            totals[key] += float(match[3])
+    return dict(totals)
+
+
+def post_alerts(url: str, alerts: list[dict]) -> None:
+    """POST alerts to Alertmanager's v2 API (what Prometheus does)."""
+    request = urllib.request.Request(
+        f"{url}/api/v2/alerts",
+        data=json.dumps(alerts).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def marked_alert(test_id: str, *, resolved: bool = False) -> dict:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    alert = {
+        "labels": {
+            "alertname": ALERTNAME,
+            "severity": "info",
+            "service": "botwatch",
+            "test_id": test_id,
+        },
+        "annotations": {
+            "summary": "🧪 Test notification from `make test-alert`: nothing is wrong.",
+            "description": f"Sent at {now} to check that alerts reach this channel.",
+            "dashboard_url": "d/botwatch-alerts",
+        },
+    }
+    alert["endsAt" if resolved else "startsAt"] = now
+    return alert
+
+
+def _increase(after: Mapping, before: Mapping, metric: str, channel: str) -> dict[str, float]:
+    """Increase per reason ("" for counters without one) of metric for channel."""
+    return {
+        reason: value - before.get((name, integration, reason), 0.0)
+        for (name, integration, reason), value in after.items()
+        if name == metric
+        and integration == channel
+        and value > before.get((name, integration, reason), 0.0)
+    }
+
+
+def wait_for_delivery(
+    url: str, channels: list[str], before: Mapping, timeout: float
+) -> dict[str, str]:
+    """Per channel: "delivered", "failed (<reasons>)" or "no attempt", once each is decided."""
+    outcome: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while len(outcome) < len(channels) and time.monotonic() < deadline:
+        time.sleep(1)
+        now = counters(url)
+        for channel in [c for c in channels if c not in outcome]:
+            sent = sum(
+                _increase(now, before, "alertmanager_notification_requests_total", channel).values()
+            )
+            refused = sum(
+                _increase(
+                    now, before, "alertmanager_notification_requests_failed_total", channel
+                ).values()
+            )
+            failed = _increase(now, before, "alertmanager_notifications_failed_total", channel)
+            if sent - refused >= 1:
+                outcome[channel] = "delivered"
+            elif failed:
+                outcome[channel] = f"failed ({', '.join(sorted(failed)) or 'unknown reason'})"
+    return {channel: outcome.get(channel, "no attempt") for channel in channels}
+
+
+def _settings() -> dict[str, str]:
+    settings = envfile.load(ROOT / ".env.example").values
+    if (ROOT / ".env").exists():
+        settings.update(envfile.load(ROOT / ".env").values)
+    return settings
+
+
+def _default_url(settings: Mapping[str, str]) -> str:
+    host = settings.get("BIND_ADDRESS", "127.0.0.1")
+    host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    return f"http://{host}:{settings.get('ALERTMANAGER_PORT', '9093') or '9093'}"
+
+
+def main(argv: list[str]) -> int:
+    settings = _settings()
+    parser = argparse.ArgumentParser(prog="make test-alert", description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default=_default_url(settings), help="Alertmanager API URL")
+    parser.add_argument("--timeout", type=float, default=60, help="seconds to wait per phase")
+    args = parser.parse_args(argv)
+    channels = configured_channels(settings)
+    if not channels:
+        print(
+            "No alert channel is configured, so there is nothing to test: set DISCORD_WEBHOOK_URL "
+            "and/or TELEGRAM_BOT_TOKEN + TELEGRAM_CHAT_ID in .env, run `make up`, then try again."
+        )
+        return 1
+    test_id = secrets.token_hex(4)
+    try:
+        before = counters(args.url)
+        post_alerts(args.url, [marked_alert(test_id)])
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"Alertmanager does not answer at {args.url} ({exc}). Is the stack up? `make up`")
+        return 1
+    print(f"Sent test alert {ALERTNAME} (test_id={test_id}) to {', '.join(channels)}; waiting…")
+    fired = wait_for_delivery(args.url, channels, before, args.timeout)
+    for channel, result in fired.items():
+        mark = "✓" if result == "delivered" else "✗"
+        hint = "" if result == "delivered" else f" — {HINTS[channel]}"
+        print(f"  {mark} {channel:9} {result}{hint}")
+    before = counters(args.url)
+    post_alerts(args.url, [marked_alert(test_id, resolved=True)])
+    delivered = [c for c, result in fired.items() if result == "delivered"]
+    resolved = wait_for_delivery(args.url, delivered, before, args.timeout)
+    for channel, result in resolved.items():
+        print(f"  {'✓' if result == 'delivered' else '✗'} {channel:9} resolved notice {result}")
+    return 0 if all(result == "delivered" for result in fired.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

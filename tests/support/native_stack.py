@@ -1,0 +1,291 @@
+"""The real demo bot, prometheus and alertmanager as local processes on free 127.0.0.1 ports.
+
+Each runs from the project's own configuration, rewritten only where a local run must differ:
+addresses (compose service names → 127.0.0.1 ports), absolute rule and template paths, secret
+files in a temporary folder, and — for `fast=True` only — shorter timings (scrape and evaluation
+every second, short `for` on the alerts under test, short group waits), so end-to-end tests finish
+in seconds. `fast=False` keeps every shipped timing, for the latency benchmark.
+
+Used by tests/e2e/conftest.py (session fixtures) and tests/bench/test_alert_latency.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.support.chat_fakes import BOT_TOKEN, CHAT_ID, ChatFakes
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+from stackctl.alerting import render  # noqa: E402  (scripts/ is not a package on the path)
+from stackctl.testalert import post_alerts  # noqa: E402
+
+# The alerts whose `for` the fast mode shortens: the ones end-to-end tests wait for.
+FAST_ALERTS = {"BotDown", "AlertmanagerNotificationsFailing"}
+FAST_FOR = "2s"
+# Link bases used in rendered messages, so tests can assert full URLs.
+GRAFANA_URL = "http://grafana.example.test:3000"
+RUNBOOK_BASE_URL = "https://git.example.test/botwatch/blob/main"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, *, process: subprocess.Popen | None = None) -> None:
+    """Wait until url answers 200, failing early (with the reason) if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"{process.args[0]} exited with {process.returncode} before {url} answered"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+
+
+class Process:
+    """A child process with its output in a log file, stopped on demand or at close()."""
+
+    def __init__(self, name: str, args: list[str], log: Path, env: Mapping[str, str] | None = None):
+        self.name, self.args, self.log_path = name, args, log
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies the way a crashed bot does, with no goodbye."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class DemoBot(Process):
+    """`python -m botwatch.demo` serving its exporter on a free port."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        env = {
+            "BOTWATCH_HOST": "127.0.0.1",
+            "BOTWATCH_PORT": str(self.port),
+            "BOTWATCH_SERVICE": "bot",
+        }
+        super().__init__("bot", [sys.executable, "-m", "botwatch.demo"], workdir / "bot.log", env)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        super().start()
+        wait_http(f"http://{self.target}/metrics", 30, process=self.process)
+
+
+class Alertmanager(Process):
+    """alertmanager with the rendered project config, both channels pointed at the fakes."""
+
+    def __init__(self, tool: Callable[[str], str], workdir: Path, fakes: ChatFakes, *, fast: bool):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = write_alertmanager_config(workdir / "alertmanager", fakes, fast=fast)
+        args = [
+            tool("alertmanager"),
+            f"--config.file={self.config}",
+            f"--storage.path={workdir / 'alertmanager' / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            f"--web.external-url={self.url}",
+            "--cluster.listen-address=",
+        ]
+        super().__init__("alertmanager", args, workdir / "alertmanager.log")
+
+    def start(self) -> None:
+        super().start()
+        wait_http(f"{self.url}/-/ready", 30, process=self.process)
+
+    def post(self, alerts: list[dict]) -> None:
+        """Send alerts the way Prometheus does (API v2)."""
+        post_alerts(self.url, alerts)
+
+    def get(self, path: str) -> Any:
+        """GET an API v2 path (e.g. "alerts?filter=service%3D%22x%22") as JSON."""
+        with urllib.request.urlopen(f"{self.url}/api/v2/{path}", timeout=10) as response:
+            return json.load(response)
+
+
+class Prometheus(Process):
+    """prometheus with the project's prometheus.yml and rules, scraping the local processes."""
+
+    def __init__(
+        self,
+        tool: Callable[[str], str],
+        workdir: Path,
+        bot: DemoBot,
+        am: Alertmanager,
+        *,
+        fast: bool,
+    ):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        folder = workdir / "prometheus"
+        self.config = write_prometheus_config(folder, bot.target, am.port, self.port, fast=fast)
+        args = [
+            tool("prometheus"),
+            f"--config.file={self.config}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+        ]
+        super().__init__("prometheus", args, workdir / "prometheus.log", {"BOTWATCH_ENV": "e2e"})
+
+    def start(self) -> None:
+        super().start()
+        wait_http(f"{self.url}/-/ready", 30, process=self.process)
+
+
+def alerting_env(fakes: ChatFakes) -> dict[str, str]:
+    """Settings for the renderer: both channels configured, links with known bases."""
+    return {
+        # Only "is it set" matters to the renderer; Alertmanager reads the URL from the secret file.
+        "DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/placeholder",
+        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "TELEGRAM_CHAT_ID": str(CHAT_ID),
+        "TELEGRAM_WARNINGS": "true",
+        "TELEGRAM_API_URL": fakes.telegram.api_url,
+        "GRAFANA_URL": GRAFANA_URL,
+        "RUNBOOK_BASE_URL": RUNBOOK_BASE_URL,
+    }
+
+
+def _shorten_routes(route: dict[str, Any]) -> None:
+    for key, value in (("group_wait", "1s"), ("group_interval", "2s")):
+        if key in route:
+            route[key] = value
+    for child in route.get("routes", []):
+        _shorten_routes(child)
+
+
+def write_alertmanager_config(folder: Path, fakes: ChatFakes, *, fast: bool) -> Path:
+    secrets = folder / "secrets"
+    secrets.mkdir(parents=True, exist_ok=True)
+    (secrets / "discord_webhook_url").write_text(fakes.discord.webhook_url + "\n")
+    (secrets / "telegram_bot_token").write_text(BOT_TOKEN + "\n")
+    (secrets / "telegram_chat_id").write_text(f"{CHAT_ID}\n")
+    templates = str(REPO / "alertmanager" / "templates")
+    render(alerting_env(fakes), folder, templates_dir=templates, secrets_dir=str(secrets))
+    config = folder / "alertmanager.yml"
+    if fast:
+        data = yaml.safe_load(config.read_text())
+        _shorten_routes(data["route"])
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+    return config
+
+
+def write_prometheus_config(
+    folder: Path, bot: str, am_port: int, own_port: int, *, fast: bool
+) -> Path:
+    """prometheus.yml for local processes: bot, prometheus and alertmanager jobs only."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+    local = {
+        "bot": bot,
+        "prometheus": f"127.0.0.1:{own_port}",
+        "alertmanager": f"127.0.0.1:{am_port}",
+    }
+    jobs = []
+    for job in config["scrape_configs"]:
+        if job["job_name"] not in local:
+            continue  # the other components do not run here; they would only alert as down
+        job.pop("file_sd_configs", None)
+        labels = {"service": "bot"} if job["job_name"] == "bot" else {}
+        job["static_configs"] = [{"targets": [local[job["job_name"]]], "labels": labels}]
+        if fast:
+            job["scrape_interval"] = job["scrape_timeout"] = "1s"
+        jobs.append(job)
+    config["scrape_configs"] = jobs
+    config["alerting"]["alertmanagers"] = [
+        {"static_configs": [{"targets": [local["alertmanager"]]}]}
+    ]
+    rules = folder / "rules"
+    rules.mkdir(exist_ok=True)
+    for source in sorted((REPO / "prometheus" / "rules").glob("*.yml")):
+        (rules / source.name).write_text(_rule_file(source, fast=fast))
+    config["rule_files"] = [str(rules / "*.yml")]
+    if fast:
+        config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+    path = folder / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def _rule_file(source: Path, *, fast: bool) -> str:
+    if not fast:
+        return source.read_text()
+    data = yaml.safe_load(source.read_text())
+    for group in data.get("groups", []):
+        group.pop("interval", None)  # evaluate with the fast global interval
+        for rule in group.get("rules", []):
+            if rule.get("alert") in FAST_ALERTS and "for" in rule:
+                rule["for"] = FAST_FOR
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+class NativeStack:
+    """Bot, Alertmanager (with the chat fakes) and Prometheus, started in dependency order."""
+
+    def __init__(self, tool: Callable[[str], str], workdir: Path, fakes: ChatFakes, *, fast: bool):
+        self.fakes = fakes
+        self.bot = DemoBot(workdir)
+        self.alertmanager = Alertmanager(tool, workdir, fakes, fast=fast)
+        self.prometheus = Prometheus(tool, workdir, self.bot, self.alertmanager, fast=fast)
+
+    def start(self) -> NativeStack:
+        for process in (self.bot, self.alertmanager, self.prometheus):
+            process.start()
+        return self
+
+    def close(self) -> None:
+        for process in (self.prometheus, self.alertmanager, self.bot):
+            process.stop()
+
+    def logs(self) -> str:
+        """The last lines of every process log, for assertion messages."""
+        return "\n".join(
+            f"--- {p.name} ---\n{p.tail()}" for p in (self.bot, self.alertmanager, self.prometheus)
+        )
