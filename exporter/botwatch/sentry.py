@@ -103,7 +103,8 @@ def init(settings: Settings, *, release: str) -> SentryBridge | None:
         dsn=settings.sentry_dsn,
         environment=settings.sentry_environment,
         release=release,
-        send_default_pii=False,
+        # No PII: send_default_pii stays at its default (off). Recent sentry-sdk releases
+        # deprecate passing it at all, in favour of data_collection, which 2.0 lacks.
         traces_sampler=bridge.traces_sampler,
         before_send=bridge.before_send,
         integrations=[LoggingIntegration(level=logging.INFO, event_level=None)],

@@ -9,8 +9,12 @@ import logging
 from collections.abc import Iterator
 
 import botwatch
+import discord.ext.test as dpytest
 import pytest
+from discord.ext import commands
 from prometheus_client import CollectorRegistry
+
+from tests.unit.exporter.bots import make_bot
 
 
 @pytest.fixture
@@ -79,3 +83,24 @@ def eventually():
             await asyncio.sleep(0.005)
 
     return wait
+
+
+@pytest.fixture
+async def dpytest_bot():
+    """``await dpytest_bot(cog, obs)``: a commands.Bot with ``cog``, instrumented by ``obs``,
+    driven by dpytest.
+
+    botwatch is attached before dpytest wires its state, so dpytest's state dispatches
+    gateway events through botwatch's hook, as discord.py's own state does.
+    """
+
+    async def make(cog: commands.Cog, obs: botwatch.Observability) -> commands.Bot:
+        bot = make_bot()
+        await bot._async_setup_hook()
+        await bot.add_cog(cog)
+        obs.instrument(bot)
+        dpytest.configure(bot)
+        return bot
+
+    yield make
+    await dpytest.empty_queue()

@@ -18,6 +18,8 @@ from botwatch.discord import classify
 from discord import app_commands
 from discord.ext import commands, tasks
 
+from tests.unit.exporter.bots import make_bot
+
 log = logging.getLogger("probe")
 
 
@@ -74,31 +76,17 @@ async def _report(interaction: discord.Interaction, message: discord.Message) ->
     await interaction.response.send_message("reported", ephemeral=True)
 
 
-def _make_bot(cls=commands.Bot) -> commands.Bot:
-    intents = discord.Intents.default()
-    intents.message_content = True
-    intents.members = True
-    # A short guild_ready_timeout: READY is followed by all GUILD_CREATEs at once offline.
-    return cls(command_prefix="!", intents=intents, help_command=None, guild_ready_timeout=0.01)
-
-
 @pytest.fixture
-async def dbot(obs):
-    """A commands.Bot driven by dpytest, instrumented before dpytest wires its state."""
-    bot = _make_bot()
-    await bot._async_setup_hook()
-    await bot.add_cog(Probe())
-    obs.instrument(bot)
-    dpytest.configure(bot)
-    yield bot
-    await dpytest.empty_queue()
+async def dbot(dpytest_bot, obs):
+    """A dpytest-driven bot with the Probe commands."""
+    return await dpytest_bot(Probe(), obs)
 
 
 @pytest.fixture
 async def offline(obs, monkeypatch):
     """A commands.Bot logged in to the local fake Discord, with a guild and members."""
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-    bot = _make_bot()
+    bot = make_bot()
     await bot.add_cog(Probe())
     bot.tree.add_command(app_commands.ContextMenu(name="Report", callback=_report))
     obs.instrument(bot)
@@ -292,7 +280,7 @@ class TestGateway:
 
     async def test_shard_events_are_tracked_per_shard(self, obs, value):
         """An AutoShardedBot's shard_disconnect marks only that shard disconnected."""
-        bot = _make_bot(commands.AutoShardedBot)
+        bot = make_bot(commands.AutoShardedBot)
         obs.instrument(bot)
         bot.dispatch("shard_connect", 0)
         bot.dispatch("shard_connect", 1)

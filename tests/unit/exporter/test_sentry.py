@@ -1,0 +1,213 @@
+"""Tests of botwatch.sentry with the real sentry-sdk sending to a local envelope receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import aiohttp
+import botwatch
+import discord.ext.test as dpytest
+import pytest
+import sentry_sdk
+from botwatch import context
+from botwatch import logging as bw_logging
+from discord.ext import commands
+
+
+class Envelopes:
+    """A Sentry ingest stand-in: stores every event and transaction it receives.
+
+    A stdlib server in a thread, not aiohttp: Sentry's aiohttp integration would trace
+    an aiohttp receiver and send those transactions to it, without end.
+    """
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, dict]] = []
+        received = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                received.parse(body)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.dsn = f"http://key@127.0.0.1:{self.server.server_address[1]}/1"
+
+    def parse(self, body: bytes) -> None:
+        """Split an envelope into its items."""
+        _, rest = body.split(b"\n", 1)  # the envelope header
+        while rest.strip():
+            header_line, rest = rest.split(b"\n", 1)
+            header = json.loads(header_line)
+            length = header.get("length")
+            if length is None:
+                payload, _, rest = rest.partition(b"\n")
+            else:
+                payload, rest = rest[:length], rest[length + 1 :]
+            if header.get("type") in ("event", "transaction"):
+                self.items.append((header["type"], json.loads(payload)))
+
+    def of(self, kind: str) -> list[dict]:
+        """Payloads of one item type."""
+        return [payload for t, payload in self.items if t == kind]
+
+
+@pytest.fixture
+def envelopes():
+    """A running receiver; ``envelopes.dsn`` points at it."""
+    received = Envelopes()
+    thread = threading.Thread(target=received.server.serve_forever, daemon=True)
+    thread.start()
+    yield received
+    received.server.shutdown()
+    received.server.server_close()
+
+
+def _sentry_obs(registry, logs, dsn: str) -> botwatch.Observability:
+    return botwatch.setup(
+        service="s",
+        registry=registry,
+        port=0,
+        log_stream=logs,
+        sentry_dsn=dsn,
+        sentry_traces_sample_rate=1.0,
+    )
+
+
+@pytest.fixture
+async def sentry_obs(registry, logs, envelopes):
+    """botwatch with Sentry sending to the local receiver; Sentry switched off afterwards."""
+    obs = _sentry_obs(registry, logs, envelopes.dsn)
+    yield obs
+    sentry_sdk.init()  # an inactive client: nothing leaks into later tests
+    bw_logging.trace_id_source = None
+
+
+async def _flush() -> None:
+    await asyncio.to_thread(sentry_sdk.flush, 5)
+
+
+class Traced(commands.Cog):
+    """One command doing a tracked operation and logging."""
+
+    def __init__(self, obs: botwatch.Observability) -> None:
+        self.obs = obs
+
+    @commands.command()
+    async def lookup(self, ctx: commands.Context) -> None:
+        async with self.obs.track("db.query"):
+            await asyncio.sleep(0.01)
+        logging.getLogger("probe").info("looked up")
+
+
+class TestInit:
+    def test_defaults_are_production_safe(self, registry, logs, envelopes):
+        """Without overrides PII is off and traces are sampled at a small rate."""
+        botwatch.setup(
+            service="s", registry=registry, port=0, log_stream=logs, sentry_dsn=envelopes.dsn
+        )
+        try:
+            options = sentry_sdk.get_client().options
+            assert not options["send_default_pii"]
+            assert options["traces_sampler"]({"parent_sampled": None}) == 0.05
+        finally:
+            sentry_sdk.init()
+            bw_logging.trace_id_source = None
+
+    def test_no_dsn_means_no_sentry(self, obs):
+        """Without SENTRY_DSN botwatch does not initialise Sentry."""
+        assert obs.sentry is None
+
+
+class TestErrorEvents:
+    async def test_an_error_log_becomes_an_event_whose_id_is_on_the_line(
+        self, sentry_obs, logs, envelopes
+    ):
+        """An error record is sent with correlation id and command tags; the line has its id."""
+        with context.scope(command_name="ban") as cid:
+            logging.getLogger("mybot").error("ban failed")
+        await _flush()
+        (event,) = envelopes.of("event")
+        line = logs.find("ban failed")
+        assert line["sentry_event_id"] == event["event_id"]
+        assert event["tags"]["correlation_id"] == cid and event["tags"]["command"] == "ban"
+        assert event["logentry"]["formatted"] == "ban failed"
+
+    async def test_info_lines_are_not_events(self, sentry_obs, logs, envelopes):
+        """Below error level nothing is sent and no event id is written."""
+        logging.getLogger("mybot").warning("just a warning")
+        await _flush()
+        assert envelopes.of("event") == []
+        assert "sentry_event_id" not in logs.find("just a warning")
+
+
+class TestTransactions:
+    async def test_a_command_is_a_transaction_with_a_span_per_tracked_operation(
+        self, sentry_obs, logs, envelopes, dpytest_bot
+    ):
+        """`!lookup` sends a discord.command transaction named lookup with a db.query span."""
+        await dpytest_bot(Traced(sentry_obs), sentry_obs)
+        await dpytest.message("!lookup")
+        await _flush()
+        (transaction,) = [t for t in envelopes.of("transaction") if t["transaction"] == "lookup"]
+        trace = transaction["contexts"]["trace"]
+        assert (trace["op"], trace["status"]) == ("discord.command", "ok")
+        assert [s["description"] for s in transaction["spans"] if s["op"] == "botwatch.track"] == [
+            "db.query"
+        ]
+        assert transaction["tags"]["command"] == "lookup"
+        assert logs.find("looked up")["trace_id"] == trace["trace_id"]
+
+    async def test_scrapes_are_never_traced(self, sentry_obs, envelopes):
+        """Even at sample rate 1.0, GET /metrics and /health/* create no transaction."""
+        await sentry_obs.start()
+        async with aiohttp.ClientSession() as http:
+            for path in ("/metrics", "/health/live"):
+                async with http.get(f"http://127.0.0.1:{sentry_obs.port}{path}") as response:
+                    assert response.status == 200
+        await sentry_obs.close()
+        await _flush()
+        assert [t["transaction"] for t in envelopes.of("transaction")] == []
+
+
+class TestUnreachable:
+    async def test_an_unreachable_sentry_does_not_delay_the_loop(self, registry, logs):
+        """With Sentry accepting connections but never answering, logging errors stays instant."""
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen()
+            obs = _sentry_obs(registry, logs, f"http://key@127.0.0.1:{silent.getsockname()[1]}/1")
+            try:
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                for i in range(50):
+                    logging.getLogger("mybot").error("failure %d", i)
+                assert loop.time() - started < 0.5
+                ticks = 0
+
+                async def ticker() -> None:
+                    nonlocal ticks
+                    while True:
+                        ticks += 1
+                        await asyncio.sleep(0.01)
+
+                task = asyncio.create_task(ticker())
+                await obs.close()  # flushes in a thread, so the loop keeps ticking meanwhile
+                task.cancel()
+                assert ticks > 10
+            finally:
+                sentry_sdk.init()
+                bw_logging.trace_id_source = None
