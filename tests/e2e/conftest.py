@@ -2,12 +2,12 @@
 127.0.0.1, with fake Discord and Telegram servers as the chat channels.
 
 Reuse them from any test in tests/e2e/:
-    native_stack   the running NativeStack (tests/support/native_stack.py): .bot, .prometheus,
-                   .alertmanager (each with .url/.port), .fakes, .logs()
-    demo_bot       the bot process (.target "127.0.0.1:<port>", .kill(), .start())
-    prometheus     the prometheus process (.url)
-    alertmanager   the alertmanager process (.url)
-    chat_fakes     ChatFakes (tests/support/chat_fakes.py): .discord, .telegram
+    native_stack      the running NativeStack (tests/support/native_stack.py): .bot, .prometheus,
+                      .alertmanager (each with .url/.port), .fakes, .logs()
+    demo_bot          the bot process (.target "127.0.0.1:<port>", .kill(), .start())
+    prometheus        the prometheus process (.url)
+    alertmanager      the alertmanager process (.url, .post(alerts), .get(api v2 path))
+    chat_fakes        ChatFakes (tests/support/chat_fakes.py): .discord, .telegram
 Timings are the fast ones (1s scrape and evaluation, short `for` on BotDown and
 AlertmanagerNotificationsFailing, 1s group_wait, 2s group_interval); the shipped timings are
 measured by tests/bench/test_alert_latency.py. A test that kills the bot must start it again.

@@ -3,8 +3,8 @@
 Each runs from the project's own configuration, rewritten only where a local run must differ:
 addresses (compose service names → 127.0.0.1 ports), absolute rule and template paths, secret
 files in a temporary folder, and — for `fast=True` only — shorter timings (scrape and evaluation
-every second, short `for` on the alerts under test, short group waits), so end-to-end tests finish
-in seconds. `fast=False` keeps every shipped timing, for the latency benchmark.
+every second, short `for` on the alerts under test, short group waits, alerts re-sent every 2s),
+so end-to-end tests finish in seconds. `fast=False` keeps every shipped timing (latency benchmark).
 
 Used by tests/e2e/conftest.py (session fixtures) and tests/bench/test_alert_latency.py.
 """
@@ -172,6 +172,10 @@ class Prometheus(Process):
             f"--storage.tsdb.path={folder / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
         ]
+        if fast:
+            # Firing alerts are re-sent every minute by default; an alert that fired before the
+            # Alertmanager was discovered (Watchdog, at the first evaluation) would wait that long.
+            args.append("--rules.alert.resend-delay=2s")
         super().__init__("prometheus", args, workdir / "prometheus.log", {"BOTWATCH_ENV": "e2e"})
 
     def start(self) -> None:
