@@ -66,6 +66,7 @@ class Observability:
             self.metrics, self.errors, self.sentry.span if self.sentry else None
         )
         self._discord: Any = None
+        self._running = False
         self.app = web.Application() if app is None else app
         add_routes(self.app, registry=self.registry, health=self.health, lag=self.lag)
         # An injected app is served by its owner; ours by our own runner.
@@ -111,7 +112,10 @@ class Observability:
                 self.tasks,
                 self.sentry.command if self.sentry else None,
             )
-        return self._discord.instrument(bot)
+        self._discord.instrument(bot)
+        if self._running:
+            self._discord.start()  # instrumented after start(), e.g. from setup_hook
+        return bot
 
     def track(self, name: str) -> Tracked:
         """Time an operation: ``with``/``async with obs.track("db.query"):`` or ``@obs.track(...)``.
@@ -140,6 +144,7 @@ class Observability:
 
     async def start(self) -> bool:
         """Start the server and the samplers in the running loop; False if the port failed."""
+        self._running = True
         self.lag.start()
         if self._discord is not None:
             self._discord.start()
@@ -148,6 +153,7 @@ class Observability:
 
     async def close(self) -> None:
         """Stop serving, stop the samplers and flush Sentry without blocking the loop."""
+        self._running = False
         if self.server is not None:
             await self.server.close()
         await self.lag.stop()

@@ -61,6 +61,7 @@ async def run() -> None:
         else:
             await bot.close()
         await obs.close()
+        log.info("stopped")
 
 
 def main() -> None:

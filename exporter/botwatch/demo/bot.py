@@ -29,8 +29,8 @@ class Conditions:
     stalled_task: str | None = None
 
 
-class BackendError(RuntimeError):
-    """The simulated downstream service failed."""
+class BackendError(ConnectionError):
+    """The simulated downstream service failed (an OSError: tasks loops retry those)."""
 
 
 class DemoCog(commands.Cog):

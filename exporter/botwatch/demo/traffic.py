@@ -29,6 +29,7 @@ log = logging.getLogger("demo.traffic")
 
 NORMAL_ERROR_RATE = 0.02
 BURST_ERROR_RATE = 0.6
+DRAIN_TIMEOUT = 5.0
 
 
 class OfflineDiscord:
@@ -42,6 +43,7 @@ class OfflineDiscord:
         self.bot = bot
         self.settings = settings
         self.conditions: Conditions = getattr(bot, "conditions", None) or Conditions()
+        self.conditions.stalled_task = settings.stall_task  # before the loops first run
         self.rng = random.Random(settings.seed)
         self.me = payloads.user("botwatch-demo", bot=True)
         self.api = FakeDiscordAPI(
@@ -84,6 +86,7 @@ class OfflineDiscord:
         ws._max_heartbeat_timeout = 60.0  # normally set by DiscordWebSocket.from_client()
         ws._keep_alive = KeepAliveHandler(ws=ws, interval=41.25, shard_id=None)
         self.bot.ws = ws
+        self.heartbeat()  # the first HEARTBEAT_ACK arrives right after HELLO
         self._parse("READY", payloads.ready(self.me, self.application_id, [self.guild["id"]]))
         self._parse("GUILD_CREATE", self.guild)
         self._connected = True
@@ -105,6 +108,14 @@ class OfflineDiscord:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # Let commands already running answer before the HTTP session goes away.
+        in_flight = [
+            t
+            for t in asyncio.all_tasks()
+            if t.get_name().startswith(("discord.py:", "CommandTree-invoker")) and not t.done()
+        ]
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=DRAIN_TIMEOUT)
         self.bot.ws = None  # the simulated socket has nothing to close
         await self.bot.close()
         await self.api.close()
@@ -200,15 +211,18 @@ class OfflineDiscord:
             return False
         return (time.monotonic() - self._started) % every > every - length
 
-    async def _heartbeats(self) -> None:
+    def heartbeat(self) -> None:
+        """A heartbeat sent a latency ago is acknowledged now; discord.py computes the rest."""
         keep_alive = self.bot.ws._keep_alive
+        spike = self._in_window(self.settings.spike_every, self.settings.spike_length)
+        base = 2.8 if spike else 0.045
+        keep_alive._last_send = time.perf_counter() - base * self.rng.lognormvariate(0, 0.25)
+        keep_alive.ack()
+
+    async def _heartbeats(self) -> None:
         while True:
-            spike = self._in_window(self.settings.spike_every, self.settings.spike_length)
-            base = 2.8 if spike else 0.045
-            # A heartbeat sent `latency` ago is acknowledged now: discord.py computes the rest.
-            keep_alive._last_send = time.perf_counter() - base * self.rng.lognormvariate(0, 0.25)
-            keep_alive.ack()
             await asyncio.sleep(1.0)
+            self.heartbeat()
 
     async def _reconnects(self) -> None:
         every = self.settings.reconnect_every
@@ -233,7 +247,6 @@ class OfflineDiscord:
 
     async def _incidents(self) -> None:
         conditions = self.conditions
-        conditions.stalled_task = self.settings.stall_task
         bursting = False
         while True:
             burst = self.settings.force_burst or self._in_window(

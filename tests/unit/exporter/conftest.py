@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 
 import botwatch
@@ -21,6 +22,14 @@ from tests.unit.exporter.bots import make_bot
 def registry() -> CollectorRegistry:
     """A fresh registry, so each test sees only its own series."""
     return CollectorRegistry()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch) -> None:
+    """No BOTWATCH_*, SENTRY_* or LOG_LEVEL from the machine leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith(("BOTWATCH_", "SENTRY_")) or name == "LOG_LEVEL":
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(autouse=True)
@@ -52,9 +61,8 @@ def logs() -> Logs:
 
 
 @pytest.fixture
-def obs(registry: CollectorRegistry, logs: Logs, monkeypatch) -> botwatch.Observability:
+def obs(registry: CollectorRegistry, logs: Logs) -> botwatch.Observability:
     """A botwatch instance on a fresh registry and a free port, logging into ``logs``."""
-    monkeypatch.delenv("SENTRY_DSN", raising=False)
     return botwatch.setup(
         service="testbot", registry=registry, port=0, log_level="DEBUG", log_stream=logs
     )

@@ -5,27 +5,6 @@ from __future__ import annotations
 import pytest
 from botwatch import config
 
-ENV = (
-    "BOTWATCH_SERVICE",
-    "BOTWATCH_HOST",
-    "BOTWATCH_PORT",
-    "BOTWATCH_NAMESPACE",
-    "BOTWATCH_LABEL_LIMIT",
-    "BOTWATCH_ENV",
-    "BOTWATCH_VERSION",
-    "BOTWATCH_REVISION",
-    "LOG_LEVEL",
-    "SENTRY_DSN",
-    "SENTRY_ENVIRONMENT",
-    "SENTRY_TRACES_SAMPLE_RATE",
-)
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-
 
 class TestDefaults:
     def test_defaults_are_safe_for_production(self):
