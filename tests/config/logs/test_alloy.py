@@ -109,3 +109,13 @@ def test_alloy_formats_the_file():
         [binary, "fmt", str(ALLOY)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_compose_provides_every_variable(alloy, compose_service):
+    """Each sys.env() setting of config.alloy is set in the alloy service in compose.yaml."""
+    try:
+        service = compose_service("alloy")
+    except KeyError:
+        pytest.skip("compose.yaml has no alloy service (profile `alloy`) yet")
+    assert set(re.findall(r'sys\.env\("(\w+)"\)', alloy)) <= set(service["environment"])
+    assert "./promtail/alloy:/etc/alloy:ro" in service["volumes"]
