@@ -35,6 +35,14 @@ STACK_METRICS: dict[str, frozenset[str]] = {
             "prometheus_notifications_alertmanagers_discovered",
             "prometheus_tsdb_storage_blocks_bytes",
             "prometheus_tsdb_wal_storage_size_bytes",
+            # Used by prometheus/rules/stack.rules.yml; names read from the /metrics of the native
+            # Prometheus 3.5.3 (`make tools`) started with --storage.tsdb.retention.size.
+            "prometheus_tsdb_compactions_failed_total",
+            "prometheus_tsdb_head_truncations_failed_total",
+            "prometheus_tsdb_reloads_failures_total",
+            "prometheus_tsdb_wal_corruptions_total",
+            "prometheus_tsdb_head_chunks_storage_size_bytes",
+            "prometheus_tsdb_retention_limit_bytes",
         }
     ),
     "alertmanager": frozenset(
