@@ -64,8 +64,7 @@ def demo(free_port, tmp_path_factory):
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(base, process)
-            time.sleep(5)
-            metrics = _get(f"{base}/metrics")[1]
+            metrics = _scrape_until_complete(base)
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=20)
@@ -75,6 +74,30 @@ def demo(free_port, tmp_path_factory):
         "stderr": (out / "stderr").read_text(),
         "code": process.returncode,
     }
+
+
+def _complete(metrics: str) -> bool:
+    """True once the traffic has shown everything the tests below look for."""
+    kinds = [{"command": c} for c in ("ping", "weather", "quote", "Report")]
+    statuses = [{"status": s} for s in ("success", "user_error", "error")]
+    others = (
+        "bot_gateway_resumes_total",
+        "bot_discord_rate_limits_total",
+        "bot_task_failures_total",
+        "bot_gateway_latency_seconds",
+    )
+    commands = all(_sum(metrics, "bot_commands_total", **labels) for labels in kinds + statuses)
+    return commands and all(_sum(metrics, name) for name in others)
+
+
+def _scrape_until_complete(base: str, within: float = 30.0) -> str:
+    """The exposition once it is complete (or at the deadline, for the tests to report)."""
+    deadline = time.monotonic() + within
+    while True:
+        metrics = _get(f"{base}/metrics")[1]
+        if _complete(metrics) or time.monotonic() > deadline:
+            return metrics
+        time.sleep(0.5)
 
 
 def _sum(metrics: str, name: str, **labels: str) -> float:
