@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.config.logs.conftest import PROMTAIL_YML, env_references, expand_env, load_expanded
+from tests.config.logs.conftest import (
+    PROMTAIL_YML,
+    check_with_real_binary,
+    env_references,
+    expand_env,
+    load_expanded,
+)
 from tests.config.logs.keys import PROMTAIL, stage_errors, unknown_keys
 from tests.config.logs.relabel import relabel
 
@@ -54,16 +60,7 @@ class TestKeys:
 
     def test_real_promtail_accepts_the_file(self):
         """When a Promtail binary is on PATH, `promtail -check-syntax` accepts the file as well."""
-        promtail = shutil.which("promtail")
-        if promtail is None:
-            pytest.skip(
-                "no promtail binary on PATH (no package here); the key tree above stands in"
-            )
-        result = subprocess.run(
-            [promtail, f"-config.file={PROMTAIL_YML}", "-config.expand-env=true", "-check-syntax"],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
+        check_with_real_binary("promtail", PROMTAIL_YML, "-check-syntax")
 
 
 class TestEnvironment:
@@ -113,25 +110,20 @@ class TestDiscovery:
         """Only this compose project's containers and those labelled botwatch.logs=true are read."""
         assert (relabel(target, relabel_configs) is not None) is kept
 
-    def test_demo_bot_labels(self, relabel_configs):
-        """The demo bot's stream is {job="bot", service="bot", env="production", container=...}."""
-        labels = relabel(docker_target("botwatch-bot-1", service="bot"), relabel_configs)
-        assert labels == {
-            "job": "bot",
-            "service": "bot",
-            "env": "production",
-            "container": "botwatch-bot-1",
-        }
-
-    def test_stack_component_labels(self, relabel_configs):
-        """A monitoring container is job="stack", named by its compose service."""
-        labels = relabel(docker_target("botwatch-loki-1", service="loki"), relabel_configs)
-        assert labels == {
-            "job": "stack",
-            "service": "loki",
-            "env": "production",
-            "container": "botwatch-loki-1",
-        }
+    @pytest.mark.parametrize(
+        ("target", "job", "service"),
+        [
+            (docker_target("botwatch-bot-1", service="bot"), "bot", "bot"),
+            (docker_target("botwatch-loki-1", service="loki"), "stack", "loki"),
+        ],
+        ids=["demo bot", "stack component"],
+    )
+    def test_compose_service_labels(self, relabel_configs, target, job, service):
+        """The demo bot is job="bot", a stack container job="stack"; service is the compose one."""
+        container = target["__meta_docker_container_name"].lstrip("/")
+        assert relabel(target, relabel_configs) == {
+            "job": job, "service": service, "env": "production", "container": container,
+        }  # fmt: skip
 
     def test_own_bot_labels_come_from_container_labels(self, relabel_configs):
         """A user's bot is job="bot"; botwatch.service and botwatch.env set its service and env."""
