@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
@@ -54,37 +55,42 @@ def _pick(explicit, env_name: str, default, kind=str):
     return raw if kind is str else _number(env_name, raw, kind)
 
 
-def resolve(
-    *,
-    service: str | None = None,
-    host: str | None = None,
-    port: int | None = None,
-    namespace: str | None = None,
-    label_limit: int | None = None,
-    log_level: str | None = None,
-    env: str | None = None,
-    version: str | None = None,
-    revision: str | None = None,
-    sentry_dsn: str | None = None,
-    sentry_environment: str | None = None,
-    sentry_traces_sample_rate: float | None = None,
-) -> Settings:
+class SettingsArgs(TypedDict, total=False):
+    """The keyword arguments of ``resolve()`` and ``botwatch.setup()``; None means unset."""
+
+    service: str | None
+    host: str | None
+    port: int | None
+    namespace: str | None
+    label_limit: int | None
+    log_level: str | None
+    env: str | None
+    version: str | None
+    revision: str | None
+    sentry_dsn: str | None
+    sentry_environment: str | None
+    sentry_traces_sample_rate: float | None
+
+
+def resolve(**args: Unpack[SettingsArgs]) -> Settings:
     """Build `Settings` from arguments, falling back to the `BOTWATCH_*`/`SENTRY_*` variables."""
-    bot_env = _pick(env, "BOTWATCH_ENV", None)
+    bot_env = _pick(args.get("env"), "BOTWATCH_ENV", None)
     settings = Settings(
-        service=_pick(service, "BOTWATCH_SERVICE", "bot"),
-        host=_pick(host, "BOTWATCH_HOST", DEFAULT_HOST),
-        port=_pick(port, "BOTWATCH_PORT", DEFAULT_PORT, int),
-        namespace=_pick(namespace, "BOTWATCH_NAMESPACE", DEFAULT_NAMESPACE),
-        label_limit=_pick(label_limit, "BOTWATCH_LABEL_LIMIT", DEFAULT_LABEL_LIMIT, int),
-        log_level=_pick(log_level, "LOG_LEVEL", "INFO").upper(),
+        service=_pick(args.get("service"), "BOTWATCH_SERVICE", "bot"),
+        host=_pick(args.get("host"), "BOTWATCH_HOST", DEFAULT_HOST),
+        port=_pick(args.get("port"), "BOTWATCH_PORT", DEFAULT_PORT, int),
+        namespace=_pick(args.get("namespace"), "BOTWATCH_NAMESPACE", DEFAULT_NAMESPACE),
+        label_limit=_pick(
+            args.get("label_limit"), "BOTWATCH_LABEL_LIMIT", DEFAULT_LABEL_LIMIT, int
+        ),
+        log_level=_pick(args.get("log_level"), "LOG_LEVEL", "INFO").upper(),
         env=bot_env,
-        version=_pick(version, "BOTWATCH_VERSION", "unknown"),
-        revision=_pick(revision, "BOTWATCH_REVISION", "unknown"),
-        sentry_dsn=_pick(sentry_dsn, "SENTRY_DSN", None),
-        sentry_environment=_pick(sentry_environment, "SENTRY_ENVIRONMENT", bot_env),
+        version=_pick(args.get("version"), "BOTWATCH_VERSION", "unknown"),
+        revision=_pick(args.get("revision"), "BOTWATCH_REVISION", "unknown"),
+        sentry_dsn=_pick(args.get("sentry_dsn"), "SENTRY_DSN", None),
+        sentry_environment=_pick(args.get("sentry_environment"), "SENTRY_ENVIRONMENT", bot_env),
         sentry_traces_sample_rate=_pick(
-            sentry_traces_sample_rate,
+            args.get("sentry_traces_sample_rate"),
             "SENTRY_TRACES_SAMPLE_RATE",
             DEFAULT_TRACES_SAMPLE_RATE,
             float,

@@ -26,6 +26,7 @@ from discord.ext import commands
 from . import context
 from .errors import ErrorReporter
 from .health import Health
+from .loop import stop_task
 from .metrics import Metrics
 from .tasks import TaskMonitor
 
@@ -304,24 +305,21 @@ class DiscordInstrumentation:
         def own_shard(_: tuple) -> str:
             return str(getattr(self.bot, "shard_id", None) or 0)
 
-        def up(pick):
-            return lambda args: self._set_connected(pick(args), True)
+        def transition(connected: bool, counter=None):
+            def make(pick):
+                def handler(args: tuple) -> None:
+                    shard = pick(args)
+                    self._set_connected(shard, connected)
+                    if counter is not None:
+                        counter.labels(shard).inc()
 
-        def down(pick):
-            def handler(args: tuple) -> None:
-                shard = pick(args)
-                self._set_connected(shard, False)
-                self._m.gateway_disconnects.labels(shard).inc()
+                return handler
 
-            return handler
+            return make
 
-        def resumed(pick):
-            def handler(args: tuple) -> None:
-                shard = pick(args)
-                self._set_connected(shard, True)
-                self._m.gateway_resumes.labels(shard).inc()
-
-            return handler
+        up = transition(True)
+        down = transition(False, self._m.gateway_disconnects)
+        resumed = transition(True, self._m.gateway_resumes)
 
         if sharded:
             # AutoShardedClient dispatches both "connect" and "shard_connect"; use the latter.
@@ -378,11 +376,8 @@ class DiscordInstrumentation:
 
     async def stop(self) -> None:
         """Stop the latency sampler."""
-        if self._latency_task is not None:
-            task, self._latency_task = self._latency_task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task, self._latency_task = self._latency_task, None
+        await stop_task(task)
 
     # -- REST -----------------------------------------------------------------------------
     def instrument_http(self, http: discord.http.HTTPClient) -> None:

@@ -10,6 +10,14 @@ from prometheus_client import Histogram
 from .errors import ErrorReporter
 
 
+async def stop_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background task and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 class LoopLagMonitor:
     """Observes ``event_loop_lag_seconds`` every ``interval`` seconds while running."""
 
@@ -40,8 +48,5 @@ class LoopLagMonitor:
 
     async def stop(self) -> None:
         """Cancel the sampler and wait for it to end."""
-        if self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task, self._task = self._task, None
+        await stop_task(task)

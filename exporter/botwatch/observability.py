@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import IO, Any
+from typing import IO, Any, Unpack
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -167,34 +167,27 @@ def setup(
     service: str | None = None,
     *,
     registry: CollectorRegistry | None = None,
-    port: int | None = None,
-    host: str | None = None,
-    namespace: str | None = None,
-    label_limit: int | None = None,
-    log_level: str | None = None,
-    env: str | None = None,
-    version: str | None = None,
-    revision: str | None = None,
-    sentry_dsn: str | None = None,
-    sentry_environment: str | None = None,
-    sentry_traces_sample_rate: float | None = None,
     app: web.Application | None = None,
     log_stream: IO[str] | None = None,
     configure_logging: bool = True,
+    **settings: Unpack[config.SettingsArgs],
 ) -> Observability:
     """Set up metrics, JSON logging, health endpoints and (with a DSN) Sentry.
 
-    Every argument falls back to an environment variable, then a default:
-    ``service`` ← ``BOTWATCH_SERVICE`` (``bot``), ``port`` ← ``BOTWATCH_PORT`` (8000),
-    ``host`` ← ``BOTWATCH_HOST`` (127.0.0.1), ``namespace`` ← ``BOTWATCH_NAMESPACE``
-    (``bot``), ``label_limit`` ← ``BOTWATCH_LABEL_LIMIT`` (200), ``log_level`` ←
-    ``LOG_LEVEL`` (INFO), ``env`` ← ``BOTWATCH_ENV``, ``version``/``revision`` ←
-    ``BOTWATCH_VERSION``/``BOTWATCH_REVISION``, ``sentry_*`` ← ``SENTRY_DSN``,
+    Settings are keyword arguments; each falls back to an environment variable, then a
+    default: ``service`` ← ``BOTWATCH_SERVICE`` (``bot``), ``port`` ← ``BOTWATCH_PORT``
+    (8000), ``host`` ← ``BOTWATCH_HOST`` (127.0.0.1), ``namespace`` ←
+    ``BOTWATCH_NAMESPACE`` (``bot``), ``label_limit`` ← ``BOTWATCH_LABEL_LIMIT`` (200),
+    ``log_level`` ← ``LOG_LEVEL`` (INFO), ``env`` ← ``BOTWATCH_ENV``,
+    ``version``/``revision`` ← ``BOTWATCH_VERSION``/``BOTWATCH_REVISION``,
+    ``sentry_dsn``/``sentry_environment``/``sentry_traces_sample_rate`` ← ``SENTRY_DSN``,
     ``SENTRY_ENVIRONMENT``, ``SENTRY_TRACES_SAMPLE_RATE`` (0.05).
 
     ``registry`` defaults to prometheus-client's global one; pass a fresh
     ``CollectorRegistry()`` to isolate (process and GC collectors are added to it).
     ``app``: mount the endpoints on your own aiohttp application instead of serving them.
+    ``log_stream``: where JSON lines go (stdout); ``configure_logging=False`` leaves
+    logging alone.
 
     Example::
 
@@ -204,22 +197,8 @@ def setup(
             ...
         obs.add_readiness_check("database", db.ping)
     """
-    settings = config.resolve(
-        service=service,
-        host=host,
-        port=port,
-        namespace=namespace,
-        label_limit=label_limit,
-        log_level=log_level,
-        env=env,
-        version=version,
-        revision=revision,
-        sentry_dsn=sentry_dsn,
-        sentry_environment=sentry_environment,
-        sentry_traces_sample_rate=sentry_traces_sample_rate,
-    )
     return Observability(
-        settings,
+        config.resolve(service=service, **settings),
         registry=registry,
         app=app,
         log_stream=log_stream,

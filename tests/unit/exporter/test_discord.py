@@ -110,12 +110,21 @@ class TestPrefixCommands:
         assert value("bot_commands_total", command="boom", status="error") == 1
         assert value("bot_command_errors_total", command="boom", error_type="ValueError") == 1
 
-    async def test_a_bad_argument_is_a_user_error(self, dbot, value):
-        """A non-numeric argument to an int parameter counts as `user_error`, not `error`."""
-        with pytest.raises(commands.BadArgument):
-            await dpytest.message("!number many")
-        assert value("bot_commands_total", command="number", status="user_error") == 1
-        assert value("bot_commands_total", command="number", status="error") == 0
+    @pytest.mark.parametrize(
+        ("content", "exception", "command"),
+        [
+            ("!number many", commands.BadArgument, "number"),
+            ("!admin", commands.MissingPermissions, "admin"),
+        ],
+    )
+    async def test_the_users_mistakes_are_user_errors(
+        self, dbot, value, content, exception, command
+    ):
+        """A bad argument or a missing permission counts as `user_error`, never `error`."""
+        with pytest.raises(exception):
+            await dpytest.message(content)
+        assert value("bot_commands_total", command=command, status="user_error") == 1
+        assert value("bot_commands_total", command=command, status="error") == 0
 
     async def test_a_cooldown_is_a_user_error(self, dbot, value):
         """The second `!daily` within the cooldown counts as `user_error`."""
@@ -124,12 +133,6 @@ class TestPrefixCommands:
             await dpytest.message("!daily")
         assert value("bot_commands_total", command="daily", status="success") == 1
         assert value("bot_commands_total", command="daily", status="user_error") == 1
-
-    async def test_missing_permissions_are_a_user_error(self, dbot, value):
-        """A member without administrator running `!admin` counts as `user_error`."""
-        with pytest.raises(commands.MissingPermissions):
-            await dpytest.message("!admin")
-        assert value("bot_commands_total", command="admin", status="user_error") == 1
 
     async def test_unknown_commands_create_no_series(self, dbot, registry):
         """`!nope` is not a command, so no commands_total series is created for it."""
