@@ -14,9 +14,10 @@ STATEFUL = {"prometheus", "alertmanager", "loki", "promtail", "grafana"}
 ROOT_ALLOWED = {
     "promtail": "reads container logs through the Docker socket, whose group differs per host",
     "cadvisor": "reads the host's cgroups and Docker state",
+    "alloy": "reads container logs through the Docker socket, like promtail",
 }
 # Services that may see the Docker socket (read-only).
-SOCKET_ALLOWED = {"promtail", "cadvisor"}
+SOCKET_ALLOWED = {"promtail", "cadvisor", "alloy"}
 MINIMAL_ENV = "GRAFANA_ADMIN_PASSWORD=correct-horse-battery\n"
 
 
@@ -36,14 +37,14 @@ def render(tool, repo: Path, env_file: Path, *profiles: str) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.fixture(scope="module", params=["example", "minimal", "host-profile"])
+@pytest.fixture(scope="module", params=["example", "minimal", "host-profile", "alloy-profile"])
 def rendered(request, tool, repo, tmp_path_factory) -> dict:
-    """The effective configuration for .env.example, for a minimal .env, and with profile host."""
+    """The effective configuration for .env.example, a minimal .env, and each optional profile."""
     if request.param == "minimal":
         env = tmp_path_factory.mktemp("env") / ".env"
         env.write_text(MINIMAL_ENV)
         return render(tool, repo, env)
-    profiles = ("host",) if request.param == "host-profile" else ()
+    profiles = (request.param.removesuffix("-profile"),) if "profile" in request.param else ()
     return render(tool, repo, repo / ".env.example", *profiles)
 
 
@@ -123,7 +124,7 @@ class TestPolicy:
                 assert user and not user.startswith("0") and user != "root", f"{name}: runs as root"
 
     def test_docker_socket_only_where_needed_and_read_only(self, rendered):
-        """Only the log shipper (and cAdvisor, profile host) sees the Docker socket, read-only."""
+        """Only the log shippers (and cAdvisor, profile host) see the Docker socket, read-only."""
         for name, service in rendered["services"].items():
             for volume in service.get("volumes", []):
                 if volume["source"].startswith("/var/run"):
