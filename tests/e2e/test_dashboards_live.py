@@ -1,0 +1,112 @@
+"""The bot dashboards against real data: Prometheus scraping the demo bot, rules loaded.
+
+Uses the session fixtures of tests/e2e/conftest.py (`prometheus`, `alertmanager`: the real
+binaries with the project's configuration, fast timings).
+
+Every core panel query of the bot dashboards (overview, commands) must return data within a few
+minutes of the demo bot starting: a wrong label, a metric the bot does not export or a recording
+rule that never evaluates shows up here as an empty panel.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import requests
+
+from tests.support.grafana_dashboards import (
+    Query,
+    expand,
+    load_dashboards,
+    queries,
+    variable_values,
+)
+from tests.support.stack_metrics import STACK_METRICS
+
+BOT_DASHBOARDS = {"overview.json", "commands.json"}
+# Panels whose emptiness is correct with a healthy demo bot, and why.
+NOT_CORE = {
+    ("overview.json", "Firing alerts"): "lists firing alerts: none is a healthy state",
+}
+# Panels that stay empty because the exporter does not produce their series yet: the test below
+# reports them as expected failures, and as XPASS once the exporter is fixed (then drop them here).
+EXPORTER_GAPS = {
+    ("overview.json", "Gateway latency per shard"): (
+        "bot_gateway_latency_seconds is never set (the library does not start its latency sampler)"
+    ),
+    ("overview.json", "Gateway disconnects and resumes"): (
+        "bot_gateway_disconnects_total/resumes_total appear only after the first disconnect "
+        "(children not bound at connect)"
+    ),
+}
+# Enough for the 5m recording rules to have two evaluations of a non-empty window, for the 1m SLO
+# group to run, and for the demo's error mix to have produced an error of each kind.
+DEADLINE_SECONDS = 180
+
+
+def core_queries() -> list[Query]:
+    """PromQL queries of the bot dashboards' panels, except the NOT_CORE ones."""
+    return [
+        q
+        for q in queries(expanded=False)
+        if q.language == "promql"
+        and q.dashboard in BOT_DASHBOARDS
+        and (q.dashboard, q.panel) not in NOT_CORE
+    ]
+
+
+def live_expr(query: Query, range_seconds: int) -> str:
+    """The query with the dashboard's default variables and live interval values."""
+    values = variable_values(load_dashboards()[query.dashboard])
+    return expand(query.expr, values | {"__range": f"{range_seconds}s"})
+
+
+def has_data(prometheus: str, query: Query, range_seconds: int) -> bool:
+    """Whether the query returns at least one sample over the last `range_seconds`."""
+    expr = live_expr(query, range_seconds)
+    if query.instant:
+        response = requests.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10)
+    else:
+        end = time.time()
+        params = {"query": expr, "start": end - range_seconds, "end": end, "step": 15}
+        response = requests.get(f"{prometheus}/api/v1/query_range", params=params, timeout=10)
+    body = response.json()
+    assert body["status"] == "success", f"{query.where}: {body}"
+    return bool(body["data"]["result"])
+
+
+@pytest.fixture(scope="module")
+def empty_queries(prometheus) -> set[tuple[str, str]]:
+    """(dashboard, panel) of the core queries still without data when the deadline passed."""
+    started = time.monotonic()
+    pending = core_queries()
+    assert len(pending) > 20
+    while True:
+        window = max(60, int(time.monotonic() - started) + 60)
+        pending = [q for q in pending if not has_data(prometheus.url, q, window)]
+        if not pending or time.monotonic() - started > DEADLINE_SECONDS:
+            break
+        time.sleep(10)
+    return {(q.dashboard, q.panel) for q in pending}
+
+
+def test_core_panels_return_data(empty_queries):
+    """Within three minutes of scraping the demo bot, every core bot panel query has data."""
+    assert empty_queries - set(EXPORTER_GAPS) == set()
+
+
+@pytest.mark.xfail(reason="; ".join(EXPORTER_GAPS.values()), strict=False)
+def test_gateway_panels_return_data(empty_queries):
+    """The gateway latency and disconnect panels have data too (known exporter gaps until fixed)."""
+    assert empty_queries & set(EXPORTER_GAPS) == set()
+
+
+@pytest.mark.parametrize("component", ["prometheus", "alertmanager"])
+def test_stack_metric_names_exist_in_the_real_binaries(component, prometheus, alertmanager):
+    """The Prometheus and Alertmanager metric names the dashboards use exist in the binaries."""
+    url = {"prometheus": prometheus.url, "alertmanager": alertmanager.url}[component]
+    exposition = requests.get(f"{url}/metrics", timeout=10).text
+    exposed = set(re.findall(r"^([a-zA-Z_:][\w:]*)[{ ]", exposition, re.M))
+    assert STACK_METRICS[component] - exposed == set()
