@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from tests.support.chromium import ChromiumMissing, find_chromium, render_pages
-from tests.support.grafana_dashboards import load_dashboards, promql_metric_names, queries
+from tests.support.grafana_dashboards import load_dashboards, queries
+from tests.support.promql import metric_names
 
 pytestmark = pytest.mark.stack
 
@@ -93,7 +94,7 @@ def test_every_dashboard_metric_has_data(compose_stack):
     names = set()
     for query in queries():
         if query.language == "promql":
-            names |= promql_metric_names(query.expr)
+            names |= metric_names(query.expr)
     missing: set[str] = set()
     deadline = time.monotonic() + 240  # the 1m rule group and every scrape job need a few rounds
     while time.monotonic() < deadline:

@@ -132,24 +132,3 @@ def variable_selectors() -> list[tuple[str, str]]:
             selector = expand(f"{query['metric']}{{{matchers}}}", values)
             found.append((f"{name} / ${var['name']}", selector))
     return found
-
-
-_PROMQL_KEYWORDS = frozenset(
-    {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless"}
-    | {"offset", "inf", "nan", "start", "end"}
-)
-_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-
-
-def promql_metric_names(expr: str) -> set[str]:
-    """Metric names an (expanded) PromQL expression selects, by name or by {__name__="..."}."""
-    names = set(re.findall(r'__name__\s*=\s*"([^"]+)"', expr))
-    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # string literals
-    text = re.sub(r"\{[^}]*\}", " ", text)  # label matchers
-    text = re.sub(r"\[[^\]]*\]", " ", text)  # ranges
-    text = _GROUPING.sub(" ", text)
-    for match in re.finditer(r"(?<![\w.])([A-Za-z_:][\w:]*)(\s*\()?", text):
-        name, call = match.groups()
-        if call is None and name.lower() not in _PROMQL_KEYWORDS:
-            names.add(name)
-    return names

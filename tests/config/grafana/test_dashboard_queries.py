@@ -1,0 +1,61 @@
+"""Every dashboard query checked by the real parsers; each metric it names produced somewhere."""
+
+from __future__ import annotations
+
+import yaml
+
+from tests.support.exporter_metrics import exporter_metric_names
+from tests.support.grafana_dashboards import (
+    REPO,
+    queries,
+    variable_selectors,
+)
+from tests.support.logql import check_logql
+from tests.support.promql import check_promql, metric_names
+from tests.support.stack_metrics import stack_metric_names
+
+QUERIES = queries()
+PROMQL = [q for q in QUERIES if q.language == "promql"]
+LOGQL = [q for q in QUERIES if q.language == "logql"]
+
+
+def recording_rule_names() -> set[str]:
+    """Every `record:` name in prometheus/rules/*.yml."""
+    names = set()
+    for path in (REPO / "prometheus" / "rules").glob("*.yml"):
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
+            names |= {rule["record"] for rule in group["rules"] if "record" in rule}
+    return names
+
+
+def test_promql_parses_with_promtool(tool):
+    """Every PromQL panel query and variable selector (variables filled in) passes promtool."""
+    exprs = [q.expr for q in PROMQL] + [selector for _, selector in variable_selectors()]
+    assert len(exprs) > 50
+    check_promql(tool("promtool"), exprs)
+
+
+def test_logql_parses_with_grafanas_grammar():
+    """Every LogQL panel query, variables filled in, parses with Grafana's own LogQL grammar."""
+    assert LOGQL
+    results = zip(LOGQL, check_logql(q.expr for q in LOGQL), strict=True)
+    assert {q.where: error for q, error in results if error} == {}
+
+
+def test_every_metric_is_produced():
+    """Each metric a panel or variable names comes from the exporter, a rule or the stack."""
+    known = exporter_metric_names() | recording_rule_names() | stack_metric_names()
+    used: dict[str, str] = {}
+    for query in PROMQL:
+        used |= dict.fromkeys(metric_names(query.expr), query.where)
+    for where, selector in variable_selectors():
+        used |= dict.fromkeys(metric_names(selector), where)
+    dangling = {name: where for name, where in used.items() if name not in known}
+    assert dangling == {}
+
+
+def test_recording_rules_used_exist_in_the_rule_files():
+    """Dashboards use recording rules by their level:metric:operation names, all defined."""
+    used = {name for q in PROMQL for name in metric_names(q.expr) if ":" in name}
+    assert used
+    assert used <= recording_rule_names()
