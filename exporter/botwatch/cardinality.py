@@ -64,6 +64,10 @@ class Family:
         self._overflowed.add(index)
         return OTHER
 
+    def admits(self, values: tuple[str, ...]) -> bool:
+        """True if every value has its own series (none was collapsed into ``other``)."""
+        return all(value in seen for value, seen in zip(values, self._seen, strict=True))
+
     @property
     def size(self) -> int:
         """Number of label sets bound so far."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -13,7 +13,7 @@ command: ContextVar[str | None] = ContextVar("botwatch_command", default=None)
 
 def new_correlation_id() -> str:
     """A fresh 16-hex-digit id; short enough to read, unique enough for one bot's logs."""
-    return uuid.uuid4().hex[:16]
+    return os.urandom(8).hex()
 
 
 @contextmanager

@@ -111,6 +111,7 @@ class DiscordInstrumentation:
         self.command_scope = command_scope
         self.bot: discord.Client | None = None
         self._connected: dict[str, bool] = {}
+        self._command_children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._latency_task: asyncio.Task[None] | None = None
         self._trace = aiohttp.TraceConfig()
         self._trace.on_request_end.append(self._on_request_end)
@@ -290,12 +291,23 @@ class DiscordInstrumentation:
     def record_command(
         self, name: str, status: str, duration: float, error_type: str | None = None
     ) -> None:
-        """Count one finished command (the per-command hot path)."""
-        m = self._m
-        m.commands.labels(name, status).inc()
-        m.command_duration.labels(name).observe(duration)
+        """Count one finished command (the per-command hot path: one dict lookup)."""
+        children = self._command_children.get((name, status))
+        if children is None:
+            children = self._bind_command(name, status)
+        children[0].inc()
+        children[1].observe(duration)
         if error_type is not None:
-            m.command_errors.labels(name, error_type).inc()
+            self._m.command_errors.labels(name, error_type).inc()
+
+    def _bind_command(self, name: str, status: str) -> tuple[Any, Any]:
+        commands_family = self._m.commands
+        children = (commands_family.labels(name, status), self._m.command_duration.labels(name))
+        # Only admitted names are remembered, so unbounded input cannot grow the cache
+        # and every collapse into "other" keeps being counted.
+        if commands_family.admits((name, status)):
+            self._command_children[(name, status)] = children
+        return children
 
     # -- gateway --------------------------------------------------------------------------
     def _make_gateway_handlers(self, sharded: bool) -> dict[str, Callable[[tuple], None]]:
