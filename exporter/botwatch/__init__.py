@@ -8,12 +8,8 @@ Wire a bot in a few lines::
     obs.instrument(bot)                    # commands, gateway, REST, tasks loops
 
     async def main():
-        async with bot:
-            await obs.start()              # /metrics and /health/* on BOTWATCH_PORT
-            try:
-                await bot.start(token)
-            finally:
-                await obs.close()
+        async with bot, obs:               # /metrics and /health/* on BOTWATCH_PORT
+            await bot.start(token)
 """
 
 from __future__ import annotations

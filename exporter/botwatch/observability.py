@@ -151,6 +151,13 @@ class Observability:
         await self.health.evaluate()
         return await self.server.start() if self.server is not None else True
 
+    async def __aenter__(self) -> Observability:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         """Stop serving, stop the samplers and flush Sentry without blocking the loop."""
         self._running = False

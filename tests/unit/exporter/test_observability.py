@@ -8,6 +8,7 @@ import platform
 import aiohttp
 import botwatch
 import discord
+import pytest
 from botwatch.logging import LogHandler
 from prometheus_client import CollectorRegistry
 
@@ -32,6 +33,16 @@ class TestSetup:
         logging.getLogger("x").info("i")
         assert [r["message"] for r in logs.records()] == ["w"]
         assert logs.find("w")["service"] == "envbot"
+
+    async def test_async_with_starts_and_closes(self, obs):
+        """`async with obs:` serves inside the block and stops serving after it."""
+        async with obs, aiohttp.ClientSession() as http:
+            port = obs.port
+            async with http.get(f"http://127.0.0.1:{port}/health/live") as response:
+                assert response.status == 200
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.ClientConnectionError):
+                await http.get(f"http://127.0.0.1:{port}/health/live")
 
     def test_build_info_names_the_runtime(self, registry, logs, value):
         """bot_build_info carries the given version and revision, Python and discord.py."""
