@@ -190,3 +190,13 @@ def test_notification_failure_alert_is_per_integration():
 def test_rules_folder_holds_only_rule_files():
     """Prometheus loads rules/*.yml: every file there is a tested x.rules.yml."""
     assert sorted(RULES.glob("*.yml")) == rule_files()
+
+
+def test_runbook_index_lists_every_alert_with_its_severity():
+    """docs/runbooks/README.md has a row per Prometheus alert linking its page, severities right."""
+    index = (RUNBOOKS / "README.md").read_text(encoding="utf-8")
+    for name in ALERT_IDS:
+        severities = " / ".join(
+            dict.fromkeys(r.labels["severity"] for r in alerts() if r.alert == name)
+        )
+        assert f"| [{name}]({name}.md) | {severities} |" in index, name
