@@ -21,6 +21,7 @@ from tests.support.grafana_dashboards import (
     expand,
     load_dashboards,
     queries,
+    variable_selectors,
     variable_values,
 )
 from tests.support.stack_metrics import STACK_METRICS
@@ -110,3 +111,12 @@ def test_stack_metric_names_exist_in_the_real_binaries(component, prometheus, al
     exposition = requests.get(f"{url}/metrics", timeout=10).text
     exposed = set(re.findall(r"^([a-zA-Z_:][\w:]*)[{ ]", exposition, re.M))
     assert STACK_METRICS[component] - exposed == set()
+
+
+def test_bot_variables_have_values(prometheus, empty_queries):  # after the wait for data
+    """The bot dashboards' variables (bot, command) list values: their selectors match series."""
+    for where, selector in variable_selectors():
+        response = requests.get(
+            f"{prometheus.url}/api/v1/query", params={"query": selector}, timeout=10
+        )
+        assert response.json()["data"]["result"], f"{where}: {selector} matches nothing"
