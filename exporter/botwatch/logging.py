@@ -3,15 +3,17 @@
 Every record from any logger (discord.py's, aiohttp's, the bot's) passes through the
 record factory installed here, so it carries the current ``correlation_id`` and
 ``command``; the handler counts it in ``log_records_total{level}``, hands errors to
-Sentry first so the line can carry ``sentry_event_id``, and never lets a broken sink
-raise into the caller.
+Sentry first so the line can carry ``sentry_event_id``, and leaves the write to a
+thread, so a slow, stuck or broken sink never blocks or raises into the caller.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import IO, Any
@@ -27,7 +29,7 @@ try:
 except ImportError:  # orjson has no wheel for this platform: same output, slower encoder
     from pythonjsonlogger.json import JsonFormatter as _BaseFormatter
 
-__all__ = ["JsonFormatter", "LogHandler", "install_record_factory", "loguru_sink"]
+__all__ = ["JsonFormatter", "LineWriter", "LogHandler", "install_record_factory", "loguru_sink"]
 
 LEVEL_NAMES = {
     logging.DEBUG: "debug",
@@ -112,12 +114,84 @@ def install_record_factory() -> None:
     logging.setLogRecordFactory(factory)
 
 
-class LogHandler(logging.StreamHandler):
-    """Writes JSON lines, counts records by level, and survives a broken sink.
+class LineWriter:
+    """Writes lines to a stream from a daemon thread, so logging never waits on I/O.
 
-    ``before_emit`` (set by the Sentry integration) runs first for error records so the
-    event id it returns lands on the same line.
+    A full queue (the sink is stuck) drops the line and says so through ``on_drop``
+    instead of blocking the event loop; a failed write goes to ``on_error``.
     """
+
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        on_error: Callable[[Exception], None],
+        on_drop: Callable[[], None],
+        capacity: int = 10_000,
+    ) -> None:
+        self.stream = stream
+        self._on_error = on_error
+        self._on_drop = on_drop
+        self._queue: queue.Queue[str] = queue.Queue(capacity)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def put(self, line: str) -> None:
+        """Queue one line (never blocks)."""
+        if self._thread is None:
+            self._start()
+        try:
+            self._queue.put_nowait(line)
+        except queue.Full:
+            self._on_drop()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="botwatch-log-writer", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            lines = [self._queue.get()]
+            while len(lines) < 512:  # one write and one flush for a burst of lines
+                try:
+                    lines.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            except Exception as exc:
+                self._on_error(exc)
+            finally:
+                for _ in lines:
+                    self._queue.task_done()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every queued line is written; False if ``timeout`` passed first."""
+        deadline = time.monotonic() + timeout
+        with self._queue.all_tasks_done:
+            while self._queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._queue.all_tasks_done.wait(remaining)
+        return True
+
+
+class LogHandler(logging.Handler):
+    """Formats JSON lines, counts records by level, and hands lines to a :class:`LineWriter`.
+
+    Everything that needs the caller's context (correlation id, the Sentry event id set
+    by ``before_emit`` for error records) happens in the caller; only the write is
+    deferred. A broken or stuck sink never raises into, nor blocks, the caller.
+    """
+
+    terminator = "\n"
+    drain_timeout = 2.0
 
     def __init__(
         self,
@@ -127,33 +201,44 @@ class LogHandler(logging.StreamHandler):
         errors: ErrorReporter,
         stream: IO[str] | None = None,
     ) -> None:
-        super().__init__(sys.stdout if stream is None else stream)
+        super().__init__()
         self.setFormatter(formatter)
         self._counter = counter
         self._errors = errors
+        self._reported_sink = False
         self.before_emit: Callable[[logging.LogRecord], None] | None = None
+        self.writer = LineWriter(
+            sys.stdout if stream is None else stream,
+            on_error=self._sink_failed,
+            on_drop=lambda: errors.count("logging"),
+        )
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Count, let Sentry see errors, then write the line."""
-        self._counter.labels(level_name(record)).inc()
-        if self.before_emit is not None and record.levelno >= logging.ERROR:
-            try:
-                self.before_emit(record)
-            except Exception as exc:
-                self._errors.report("sentry", exc)
-        super().emit(record)
+        """Count, let Sentry see errors, format, and queue the line."""
+        try:
+            self._counter.labels(level_name(record)).inc()
+            if self.before_emit is not None and record.levelno >= logging.ERROR:
+                try:
+                    self.before_emit(record)
+                except Exception as exc:
+                    self._errors.report("sentry", exc)
+            self.writer.put(self.format(record) + self.terminator)
+        except RecursionError:
+            raise
+        except Exception as exc:
+            self._errors.report("logging", exc)
 
-    def handleError(self, record: logging.LogRecord) -> None:
-        """A failed write is counted, never raised; its first occurrence also goes to stderr."""
-        exc = sys.exc_info()[1]
-        if exc is None:
-            return
-        # report() logs through this very handler; a second failure is only counted, since
-        # each kind is logged once, so this cannot recurse further.
-        if self._errors.report("logging", exc):
-            # If stderr is gone too, the counter is all that is left.
-            with contextlib.suppress(Exception):
+    def _sink_failed(self, exc: Exception) -> None:
+        # Counted every time; reported once, on stderr, since the sink itself is what broke.
+        self._errors.count("logging")
+        if not self._reported_sink:
+            self._reported_sink = True
+            with contextlib.suppress(Exception):  # stderr gone too: the counter remains
                 sys.stderr.write(f"botwatch: log sink failed: {exc!r}\n")
+
+    def flush(self) -> None:
+        """Wait (a bounded time) until queued lines are written."""
+        self.writer.drain(self.drain_timeout)
 
 
 def loguru_sink(message: Any) -> None:

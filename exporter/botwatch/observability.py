@@ -168,6 +168,8 @@ class Observability:
             await self._discord.stop()
         if self.sentry is not None:
             await asyncio.to_thread(self.sentry.flush, 2.0)
+        if self.log_handler is not None:
+            await asyncio.to_thread(self.log_handler.flush)
 
 
 def setup(

@@ -46,7 +46,9 @@ class Logs(io.StringIO):
     """The JSON log stream of a test, readable as parsed lines."""
 
     def records(self) -> list[dict]:
-        """Every line written so far, parsed."""
+        """Every line logged so far (once the log writer thread has written it), parsed."""
+        for handler in logging.getLogger().handlers:
+            handler.flush()
         return [json.loads(line) for line in self.getvalue().splitlines() if line]
 
     def find(self, message: str) -> dict:

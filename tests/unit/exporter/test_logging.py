@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 
 import botwatch
 import pytest
@@ -114,12 +116,44 @@ class BrokenStream:
 class TestBrokenSink:
     def test_a_broken_sink_never_raises_into_the_caller(self, registry, value, capsys):
         """Logging into a broken pipe raises nothing, is counted, and is reported once on stderr."""
-        botwatch.setup(service="s", registry=registry, port=0, log_stream=BrokenStream())
+        obs = botwatch.setup(service="s", registry=registry, port=0, log_stream=BrokenStream())
         log = logging.getLogger("x")
         for _ in range(3):
             log.error("lost")
+            obs.log_handler.flush()
         assert value("bot_exporter_errors_total", component="logging") >= 3
         assert capsys.readouterr().err.count("log sink failed") == 1
+
+
+class StuckStream:
+    """A sink whose writes hang until released, like a pipe nobody reads."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def write(self, line: str) -> int:
+        self.release.wait()
+        return len(line)
+
+    def flush(self) -> None:
+        pass
+
+
+class TestStuckSink:
+    def test_a_stuck_sink_drops_lines_instead_of_blocking(self, registry, value):
+        """With the sink hanging, 12,000 log calls still return at once; the overflow is counted."""
+        stream = StuckStream()
+        botwatch.setup(service="s", registry=registry, port=0, log_stream=stream)
+        log = logging.getLogger("x")
+        started = time.perf_counter()
+        try:
+            for i in range(12_000):
+                log.warning("line %d", i)
+            elapsed = time.perf_counter() - started
+        finally:
+            stream.release.set()
+        assert elapsed < 2
+        assert value("bot_exporter_errors_total", component="logging") >= 1_000
 
 
 class TestLoguru:
