@@ -91,7 +91,7 @@ class TestBotOutage:
             assert "Silence" not in message.text
 
 
-class TestDiscordFailures:
+class TestChannelFailures:
     def test_a_5xx_is_retried_until_it_arrives(self, chats, alertmanager):
         """Discord answering 500 then 204: Alertmanager retries and the message arrives."""
         start = time.monotonic()
@@ -122,6 +122,25 @@ class TestDiscordFailures:
         # Discord works again: the stuck notification goes out at the next flush.
         chats.discord.wait_for(_firing("E2EDiscordDown"), WAIT, after=start)
         alertmanager.post([_alert("E2EDiscordDown", resolved=True)])
+
+    def test_telegram_failing_for_good_is_reported_on_discord(self, chats, alertmanager):
+        """The reverse failover: Telegram failing for good is reported on Discord only."""
+        start = time.monotonic()
+        chats.telegram.fail_always(500)
+        alertmanager.post([_alert("E2ETelegramDown")])
+        message = chats.discord.wait_for(
+            lambda m: "AlertmanagerNotificationsFailing" in m.title and "to telegram" in m.text,
+            WAIT,
+        )
+        assert "Alertmanager cannot deliver notifications to a chat." in message.text
+        chats.telegram.fail_always(None)
+        chats.telegram.wait_for(_firing("E2ETelegramDown"), WAIT, after=start)
+        assert not [
+            m
+            for m in chats.telegram.messages
+            if "AlertmanagerNotificationsFailing" in m.title and "to telegram" in m.text
+        ], "a Telegram failure must not be reported to Telegram"
+        alertmanager.post([_alert("E2ETelegramDown", resolved=True)])
 
     def test_a_429_waits_for_the_next_flush_and_arrives(self, chats, alertmanager):
         """Discord answering 429: no immediate retry; the message arrives at the next flush."""
