@@ -10,6 +10,8 @@ from typing import Any
 
 from prometheus_client import Gauge
 
+from .loop import stop_task
+
 CheckFn = Callable[[], Awaitable[Any]]
 
 
@@ -32,9 +34,11 @@ class Health:
     integration and is checked first, synchronously.
     """
 
-    def __init__(self, ready: Gauge, *, timeout: float = 5.0) -> None:
+    def __init__(self, ready: Gauge, *, timeout: float = 5.0, interval: float = 10.0) -> None:
         self._ready = ready
         self._timeout = timeout
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
         self._checks: dict[str, CheckFn] = {}
         self.results: dict[str, CheckResult] = {}
         self.gateway: Callable[[], bool] | None = None
@@ -77,6 +81,23 @@ class Health:
         previous = self.results.get(name)
         last_error = error or (previous.last_error if previous else None)
         self.results[name] = CheckResult(ok, latency, now, error, last_error)
+
+    def start(self) -> None:
+        """Re-evaluate every ``interval`` seconds, so ``ready`` is current between probes."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._periodically(), name="botwatch-readiness"
+            )
+
+    async def _periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.evaluate()
+
+    async def stop(self) -> None:
+        """Stop the periodic evaluation."""
+        task, self._task = self._task, None
+        await stop_task(task)
 
     def status(self) -> dict[str, dict[str, Any]]:
         """The last result of each check, JSON-ready."""

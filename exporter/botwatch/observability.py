@@ -42,6 +42,7 @@ class Observability:
         registry: CollectorRegistry | None = None,
         app: web.Application | None = None,
         log_stream: IO[str] | None = None,
+        logger: logging.Logger | None = None,
         configure_logging: bool = True,
     ) -> None:
         self.settings = settings
@@ -58,7 +59,7 @@ class Observability:
         self.tasks = TaskMonitor(self.metrics, self.errors)
         self.log_handler: bw_logging.LogHandler | None = None
         if configure_logging:
-            self._configure_logging(log_stream)
+            self._configure_logging(log_stream, logging.getLogger() if logger is None else logger)
         self.sentry = bw_sentry.init(settings, release=settings.version)
         if self.sentry is not None and self.log_handler is not None:
             self.log_handler.before_emit = self.sentry.capture_log
@@ -76,8 +77,7 @@ class Observability:
             else None
         )
 
-    def _configure_logging(self, stream: IO[str] | None) -> None:
-        root = logging.getLogger()
+    def _configure_logging(self, stream: IO[str] | None, root: logging.Logger) -> None:
         for handler in list(root.handlers):
             if isinstance(handler, bw_logging.LogHandler):
                 root.removeHandler(handler)
@@ -102,7 +102,12 @@ class Observability:
         shard, guilds, Discord REST calls by route template with 429s, and the
         ``discord.ext.tasks`` loops of its cogs. Call it before ``bot.start()``.
         """
-        from .discord import DiscordInstrumentation
+        try:
+            from .discord import DiscordInstrumentation
+        except ImportError as exc:
+            raise ImportError(
+                "obs.instrument() needs discord.py: pip install 'botwatch[discord]'"
+            ) from exc
 
         if self._discord is None:
             self._discord = DiscordInstrumentation(
@@ -149,6 +154,7 @@ class Observability:
         if self._discord is not None:
             self._discord.start()
         await self.health.evaluate()
+        self.health.start()
         return await self.server.start() if self.server is not None else True
 
     async def __aenter__(self) -> Observability:
@@ -164,6 +170,7 @@ class Observability:
         if self.server is not None:
             await self.server.close()
         await self.lag.stop()
+        await self.health.stop()
         if self._discord is not None:
             await self._discord.stop()
         if self.sentry is not None:
@@ -178,6 +185,7 @@ def setup(
     registry: CollectorRegistry | None = None,
     app: web.Application | None = None,
     log_stream: IO[str] | None = None,
+    logger: logging.Logger | None = None,
     configure_logging: bool = True,
     **settings: Unpack[config.SettingsArgs],
 ) -> Observability:
@@ -195,8 +203,9 @@ def setup(
     ``registry`` defaults to prometheus-client's global one; pass a fresh
     ``CollectorRegistry()`` to isolate (process and GC collectors are added to it).
     ``app``: mount the endpoints on your own aiohttp application instead of serving them.
-    ``log_stream``: where JSON lines go (stdout); ``configure_logging=False`` leaves
-    logging alone.
+    ``log_stream``: where JSON lines go (stdout); ``logger``: the logger that gets the
+    JSON handler (the root logger, so every library's records are included);
+    ``configure_logging=False`` leaves logging alone.
 
     Example::
 
@@ -211,5 +220,6 @@ def setup(
         registry=registry,
         app=app,
         log_stream=log_stream,
+        logger=logger,
         configure_logging=configure_logging,
     )

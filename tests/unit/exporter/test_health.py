@@ -78,6 +78,23 @@ class TestChecks:
         with pytest.raises(TypeError):
             health.add_check("bad", "not a function")
 
+    async def test_ready_is_refreshed_without_probes(self, health, value):
+        """Between /health/ready requests the gauge is re-evaluated every interval."""
+        state = {"ok": True}
+
+        async def flag() -> bool:
+            return state["ok"]
+
+        health.add_check("flag", flag)
+        health.interval = 0.01
+        health.start()
+        await asyncio.sleep(0.03)
+        assert value("t_ready") == 1
+        state["ok"] = False
+        await asyncio.sleep(0.05)
+        await health.stop()
+        assert value("t_ready") == 0
+
     async def test_the_gateway_check_comes_first(self, health):
         """The gateway function set by the discord.py integration decides readiness too."""
         health.gateway = lambda: False

@@ -61,6 +61,19 @@ class TestSetup:
         botwatch.setup(registry=registry, configure_logging=False)
         assert logging.getLogger().handlers == before
 
+    def test_an_injected_logger_gets_the_handler(self, registry, logs):
+        """With logger=, the JSON handler goes on that logger and the root logger is untouched."""
+        root_before = list(logging.getLogger().handlers)
+        mine = logging.getLogger("mybot")
+        obs = botwatch.setup(registry=registry, log_stream=logs, logger=mine)
+        try:
+            assert logging.getLogger().handlers == root_before
+            mine.warning("only mine")
+            obs.log_handler.flush()
+            assert logs.find("only mine")["logger"] == "mybot"
+        finally:
+            mine.handlers.clear()
+
     def test_a_second_setup_replaces_the_log_handler(self, registry, logs):
         """Calling setup() twice leaves one botwatch handler on the root logger."""
         botwatch.setup(registry=registry, log_stream=logs)
