@@ -67,7 +67,36 @@ class _Invocation:
 
 
 _invocation: ContextVar[_Invocation | None] = ContextVar("botwatch_invocation", default=None)
-_request_route: ContextVar[tuple[str, str] | None] = ContextVar("botwatch_route", default=None)
+# (method, route template, timed per attempt by the trace) of the REST call in progress.
+_request_route: ContextVar[tuple[str, str, bool] | None] = ContextVar(
+    "botwatch_route", default=None
+)
+
+
+def _wrap_webhook_adapter() -> None:
+    """Label interaction responses and webhook calls by their route template too.
+
+    They bypass ``HTTPClient.request``: discord.py sends them through the process-wide
+    ``AsyncWebhookAdapter`` on the bot's own session, so our session trace sees them
+    once the route is known. Wrapping the shared adapter once only sets that context;
+    counting stays with each bot's own trace.
+    """
+    from discord.webhook.async_ import async_context
+
+    adapter = async_context.get()
+    if getattr(adapter, "_botwatch", False):
+        return
+    original = adapter.request
+
+    async def request(route: discord.http.Route, *args: Any, **kwargs: Any) -> Any:
+        token = _request_route.set((route.method, route.path, True))
+        try:
+            return await original(route, *args, **kwargs)
+        finally:
+            _request_route.reset(token)
+
+    adapter.request = request  # type: ignore[method-assign]
+    adapter._botwatch = True  # type: ignore[attr-defined]
 
 
 def _rate_limit_scope(headers: Any) -> str:
@@ -114,6 +143,7 @@ class DiscordInstrumentation:
         self._command_children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._latency_task: asyncio.Task[None] | None = None
         self._trace = aiohttp.TraceConfig()
+        self._trace.on_request_start.append(self._on_request_start)
         self._trace.on_request_end.append(self._on_request_end)
         self._trace.on_request_exception.append(self._on_request_exception)
         self._trace.freeze()
@@ -139,6 +169,8 @@ class DiscordInstrumentation:
         if isinstance(tree, app_commands.CommandTree):
             self._wrap_tree(tree)
         self.instrument_http(bot.http)
+        with self._errors.guard("http"):
+            _wrap_webhook_adapter()
         self.bind_commands()
         self._m.set_safe_function(
             self._m.guilds, lambda: len(bot.guilds), lambda e: self._errors.report("gateway", e)
@@ -401,15 +433,14 @@ class DiscordInstrumentation:
         duration = self._m.request_duration
 
         async def request(route: discord.http.Route, /, **kwargs: Any) -> Any:
-            key = (route.method, route.path)
-            token = _request_route.set(key)
+            token = _request_route.set((route.method, route.path, False))
             started = time.perf_counter()
             try:
                 return await original(route, **kwargs)
             finally:
                 _request_route.reset(token)
                 with self._errors.guard("http"):
-                    duration.labels(*key).observe(time.perf_counter() - started)
+                    duration.labels(route.method, route.path).observe(time.perf_counter() - started)
 
         http.request = request  # type: ignore[method-assign]
         original_login = http.static_login
@@ -433,19 +464,25 @@ class DiscordInstrumentation:
             if self._trace not in traces:
                 traces.append(self._trace)
 
-    async def _on_request_end(self, _session, _ctx, params: aiohttp.TraceRequestEndParams):
+    async def _on_request_start(self, _session, ctx, _params) -> None:
+        ctx.botwatch_started = time.perf_counter()
+
+    def _count_response(self, ctx: Any, status: str, headers: Any = None) -> None:
         key = _request_route.get()
-        if key is None:  # not an HTTPClient.request call (CDN download, webhook adapter)
+        if key is None:  # not a Discord API call (a CDN download, say)
             return
         with self._errors.guard("http"):
-            status = params.response.status
-            self._m.requests.labels(key[0], key[1], str(status)).inc()
-            if status == 429:
-                scope = _rate_limit_scope(params.response.headers)
-                self._m.rate_limits.labels(key[0], key[1], scope).inc()
+            method, route, timed_here = key
+            self._m.requests.labels(method, route, status).inc()
+            if status == "429":
+                scope = _rate_limit_scope(headers)
+                self._m.rate_limits.labels(method, route, scope).inc()
+            if timed_here:  # webhook adapter calls: no request() wrapper timed them
+                elapsed = time.perf_counter() - ctx.botwatch_started
+                self._m.request_duration.labels(method, route).observe(elapsed)
 
-    async def _on_request_exception(self, _session, _ctx, _params) -> None:
-        key = _request_route.get()
-        if key is not None:
-            with self._errors.guard("http"):
-                self._m.requests.labels(key[0], key[1], "error").inc()
+    async def _on_request_end(self, _session, ctx, params: aiohttp.TraceRequestEndParams):
+        self._count_response(ctx, str(params.response.status), params.response.headers)
+
+    async def _on_request_exception(self, _session, ctx, _params) -> None:
+        self._count_response(ctx, "error")

@@ -312,6 +312,13 @@ class TestRest:
         assert value("bot_discord_requests_total", status="200", **labels) == 1
         assert value("bot_discord_rate_limits_total", scope="user", **labels) == 1
 
+    async def test_interaction_responses_are_counted(self, offline, value, eventually):
+        """A slash command's response, sent through the webhook adapter, is counted and timed."""
+        offline.slash("slash")
+        labels = {"method": "POST", "route": "/interactions/{webhook_id}/{webhook_token}/callback"}
+        await eventually(lambda: value("bot_discord_requests_total", status="200", **labels))
+        assert value("bot_discord_request_duration_seconds_count", **labels) == 1
+
     async def test_login_requests_are_counted(self, offline, value):
         """The GET /users/@me of login() was seen, proving the trace is on the real session."""
         assert value("bot_discord_requests_total", method="GET", route="/users/@me", status="200")
