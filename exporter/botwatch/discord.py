@@ -381,6 +381,10 @@ class DiscordInstrumentation:
         }
 
     def _set_connected(self, shard: str, connected: bool) -> None:
+        if shard not in self._connected:
+            # A new shard's counters start at 0 now, so rate() works from its first disconnect.
+            self._m.gateway_disconnects.labels(shard)
+            self._m.gateway_resumes.labels(shard)
         self._connected[shard] = connected
         self._m.gateway_connected.labels(shard).set(1 if connected else 0)
 

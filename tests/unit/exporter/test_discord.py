@@ -258,6 +258,11 @@ class TestGateway:
         assert value("bot_gateway_events_total", event="message") == 1
         await eventually(lambda: value("bot_gateway_events_total", event="guild_available") == 1)
 
+    async def test_a_connected_shard_has_its_counters_at_zero(self, offline, registry):
+        """Once shard 0 is connected its disconnect and resume counters exist, at 0."""
+        for name in ("bot_gateway_disconnects_total", "bot_gateway_resumes_total"):
+            assert registry.get_sample_value(name, {"shard": "0"}) == 0
+
     async def test_a_disconnect_and_resume_are_counted(self, offline, obs, value):
         """Disconnect sets connected to 0 and fails readiness; resume restores both."""
         offline.disconnect()
