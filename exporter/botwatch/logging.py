@@ -115,10 +115,13 @@ def install_record_factory() -> None:
 
 
 class LineWriter:
-    """Writes lines to a stream from a daemon thread, so logging never waits on I/O.
+    """Writes lines to a stream, from a daemon thread when ``threaded``.
 
-    A full queue (the sink is stuck) drops the line and says so through ``on_drop``
-    instead of blocking the event loop; a failed write goes to ``on_error``.
+    Threaded (botwatch's default for stdout, where a stalled log pipe — Docker's default
+    blocking log mode, say — would otherwise stall the event loop), a full queue drops the
+    line and reports it through ``on_drop`` instead of blocking. Unthreaded (an injected
+    stream: a file, a test buffer), lines are written at once. A failed write goes to
+    ``on_error`` either way.
     """
 
     def __init__(
@@ -127,9 +130,11 @@ class LineWriter:
         *,
         on_error: Callable[[Exception], None],
         on_drop: Callable[[], None],
+        threaded: bool = True,
         capacity: int = 10_000,
     ) -> None:
         self.stream = stream
+        self.threaded = threaded
         self._on_error = on_error
         self._on_drop = on_drop
         self._queue: queue.Queue[str] = queue.Queue(capacity)
@@ -137,7 +142,11 @@ class LineWriter:
         self._lock = threading.Lock()
 
     def put(self, line: str) -> None:
-        """Queue one line (never blocks)."""
+        """Write one line, or queue it without blocking when threaded."""
+        if not self.threaded:
+            with self._lock:
+                self._write(line)
+            return
         if self._thread is None:
             self._start()
         try:
@@ -162,13 +171,17 @@ class LineWriter:
                 except queue.Empty:
                     break
             try:
-                self.stream.write("".join(lines))
-                self.stream.flush()
-            except Exception as exc:
-                self._on_error(exc)
+                self._write("".join(lines))
             finally:
                 for _ in lines:
                     self._queue.task_done()
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except Exception as exc:
+            self._on_error(exc)
 
     def drain(self, timeout: float) -> bool:
         """Wait until every queued line is written; False if ``timeout`` passed first."""
@@ -186,8 +199,8 @@ class LogHandler(logging.Handler):
     """Formats JSON lines, counts records by level, and hands lines to a :class:`LineWriter`.
 
     Everything that needs the caller's context (correlation id, the Sentry event id set
-    by ``before_emit`` for error records) happens in the caller; only the write is
-    deferred. A broken or stuck sink never raises into, nor blocks, the caller.
+    by ``before_emit`` for error records) happens in the caller; only the write may be
+    deferred. A broken sink never raises into the caller; a stuck stdout never blocks it.
     """
 
     terminator = "\n"
@@ -200,7 +213,9 @@ class LogHandler(logging.Handler):
         counter: Family,
         errors: ErrorReporter,
         stream: IO[str] | None = None,
+        threaded: bool | None = None,
     ) -> None:
+        """``threaded`` defaults to True for stdout and False for an injected ``stream``."""
         super().__init__()
         self.setFormatter(formatter)
         self._counter = counter
@@ -211,6 +226,7 @@ class LogHandler(logging.Handler):
             sys.stdout if stream is None else stream,
             on_error=self._sink_failed,
             on_drop=lambda: errors.count("logging"),
+            threaded=stream is None if threaded is None else threaded,
         )
 
     def emit(self, record: logging.LogRecord) -> None:

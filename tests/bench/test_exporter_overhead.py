@@ -167,6 +167,7 @@ def bench_log_line() -> list[tuple]:
         counter=metrics.log_records,
         errors=botwatch.errors.ErrorReporter(metrics.errors),
         stream=sink,
+        threaded=True,  # as for stdout in production
     )
     text_handler = logging.StreamHandler(sink)
     text_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))

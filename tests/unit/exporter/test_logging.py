@@ -10,6 +10,9 @@ import time
 import botwatch
 import pytest
 from botwatch import context
+from botwatch.errors import ErrorReporter
+from botwatch.logging import JsonFormatter, LogHandler
+from botwatch.metrics import Metrics
 from loguru import logger as loguru_logger
 
 RFC3339_MS_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -116,11 +119,10 @@ class BrokenStream:
 class TestBrokenSink:
     def test_a_broken_sink_never_raises_into_the_caller(self, registry, value, capsys):
         """Logging into a broken pipe raises nothing, is counted, and is reported once on stderr."""
-        obs = botwatch.setup(service="s", registry=registry, port=0, log_stream=BrokenStream())
+        botwatch.setup(service="s", registry=registry, port=0, log_stream=BrokenStream())
         log = logging.getLogger("x")
         for _ in range(3):
             log.error("lost")
-            obs.log_handler.flush()
         assert value("bot_exporter_errors_total", component="logging") >= 3
         assert capsys.readouterr().err.count("log sink failed") == 1
 
@@ -143,8 +145,17 @@ class TestStuckSink:
     def test_a_stuck_sink_drops_lines_instead_of_blocking(self, registry, value):
         """With the sink hanging, 12,000 log calls still return at once; the overflow is counted."""
         stream = StuckStream()
-        botwatch.setup(service="s", registry=registry, port=0, log_stream=stream)
-        log = logging.getLogger("x")
+        metrics = Metrics(registry=registry, default_collectors=False)
+        handler = LogHandler(
+            formatter=JsonFormatter(service="s"),
+            counter=metrics.log_records,
+            errors=ErrorReporter(metrics.errors),
+            stream=stream,
+            threaded=True,  # what botwatch does for stdout
+        )
+        log = logging.getLogger("stuck")
+        log.addHandler(handler)
+        log.propagate = False
         started = time.perf_counter()
         try:
             for i in range(12_000):
@@ -152,6 +163,7 @@ class TestStuckSink:
             elapsed = time.perf_counter() - started
         finally:
             stream.release.set()
+            log.removeHandler(handler)
         assert elapsed < 2
         assert value("bot_exporter_errors_total", component="logging") >= 1_000
 
