@@ -82,10 +82,12 @@ def check_alerting(env: Mapping[str, str]) -> list[Problem]:
     if api and not _is_url(api):
         problems.append(Problem("TELEGRAM_API_URL", "must be an http(s) URL or empty"))
     for key in ("GRAFANA_URL", "RUNBOOK_BASE_URL"):
-        value = env.get(key, "").strip()
-        # The bases are written into a Go template string literal: keep them plain URLs.
-        if value and (not _is_url(value) or re.search(r'["\\{}]', value)):
-            problems.append(Problem(key, "must be an http(s) URL without quotes or braces"))
+        # checks.py validates them as URLs; these characters would also end up in Go template
+        # text (the link context) and in Markdown links, where they do not belong in a base URL.
+        if re.search(r'["\\{}()<>`]', env.get(key, "")):
+            problems.append(
+                Problem(key, "must not contain quotes, braces, brackets or backslashes")
+            )
     return problems
 
 

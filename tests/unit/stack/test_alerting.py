@@ -235,7 +235,7 @@ class TestBadSettings:
             ("ALERT_TIMEZONE", "Mars/Olympus_Mons"),
             ("TELEGRAM_API_URL", "api.telegram.org"),
             ("GRAFANA_URL", 'http://x/"}}{{'),
-            ("RUNBOOK_BASE_URL", "not a url"),
+            ("RUNBOOK_BASE_URL", "https://git.example.org/(x)"),
         ],
     )
     def test_a_bad_value_is_named_and_nothing_is_written(self, key, value, tmp_path):
