@@ -141,7 +141,7 @@ class TestPrefixCommands:
         text = [s.labels.get("command") for m in registry.collect() for s in m.samples]
         assert "nope" not in text
 
-    async def test_known_commands_exist_before_first_use(self, dbot, value, registry):
+    async def test_known_commands_exist_before_first_use(self, dbot, registry):
         """Every registered command has its status series at zero right after instrument()."""
         sample = registry.get_sample_value(
             "bot_commands_total", {"command": "admin", "status": "error"}

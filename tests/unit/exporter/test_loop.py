@@ -43,7 +43,7 @@ class TestSampling:
         await monitor.stop()
         assert "botwatch-loop-lag" not in [t.get_name() for t in asyncio.all_tasks()]
 
-    async def test_a_failing_observation_is_reported_not_raised(self, registry):
+    async def test_a_failing_observation_is_reported_not_raised(self):
         """If observing raises, the sampler reports `loop_lag` and keeps sampling."""
 
         class Broken:

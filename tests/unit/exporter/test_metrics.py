@@ -67,7 +67,7 @@ class TestExposition:
 
 
 class TestSelfMetrics:
-    def test_known_commands_are_bound_at_zero(self, registry, value):
+    def test_known_commands_are_bound_at_zero(self, registry):
         """bind_command creates the three status series at 0, so rate() starts from zero."""
         Metrics(registry=registry).bind_command("ping")
         for status in ("success", "user_error", "error"):
