@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TextIO
 
 from . import envfile
+from .alerting import check_alerting
+from .alerting import render as render_alertmanager
 from .checks import Problem, check_ports_free, check_settings, port_in_use
 from .docker import Compose, DockerUnavailable, check_docker
 from .secretfiles import write_secrets
@@ -37,13 +39,11 @@ def load_settings(root: Path, out: TextIO) -> tuple[dict[str, str], list[Problem
         for number, text, why in current.malformed
     ]
     settings = {**defaults, **current.values}
-    return settings, problems + check_settings(settings)
+    return settings, problems + check_settings(settings) + check_alerting(settings)
 
 
 def render(root: Path, settings: Mapping[str, str]) -> list[str]:
     """Write the secret files and the Alertmanager config; returns the configured channels."""
-    from .alerting import render as render_alertmanager  # owned by the alerting component
-
     write_secrets(settings, root / ".secrets")
     return render_alertmanager(settings, root / ".generated" / "alertmanager")
 

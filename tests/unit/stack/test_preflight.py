@@ -233,3 +233,17 @@ class TestUp:
         assert code == 1
         assert "  ✗ LOKI_PORT: port 3100 on 127.0.0.1 is already in use" in out.getvalue()
         assert " up " not in docker[1].read_text()
+
+
+def test_alerting_settings_are_checked_before_starting(root, docker):
+    """A malformed quiet-hours window is reported by the preflight, not by a crash at render."""
+    envfile.create_from_example(root / ".env.example", root / ".env")
+    with (root / ".env").open("a") as env:
+        env.write("ALERT_QUIET_HOURS=late\n")
+    out = io.StringIO()
+    assert up(root, docker=docker[0], out=out, in_use=never_in_use) == 1
+    assert (
+        "  ✗ ALERT_QUIET_HOURS: must be HH:MM-HH:MM (e.g. 22:00-07:00), not 'late'"
+        in out.getvalue().splitlines()
+    )
+    assert " up " not in docker[1].read_text()
