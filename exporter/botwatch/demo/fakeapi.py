@@ -51,7 +51,6 @@ class FakeDiscordAPI:
         self.rate_limit_probability = rate_limit_probability
         self.retry_after = retry_after
         self.force_rate_limits = 0
-        self.calls: list[tuple[str, str]] = []
         self._rng = rng or random.Random()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -60,17 +59,11 @@ class FakeDiscordAPI:
         app.router.add_get(f"{API}/oauth2/applications/@me", self._application)
         app.router.add_post(f"{API}/channels/{{channel_id}}/messages", self._send)
         app.router.add_post(f"{API}/channels/{{channel_id}}/typing", self._no_content)
-        app.router.add_put(
-            f"{API}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
-            self._no_content,
-        )
         app.router.add_post(f"{API}/interactions/{{interaction_id}}/{{token}}/callback", self._ack)
-        app.router.add_patch(f"{API}/webhooks/{{app_id}}/{{token}}/messages/@original", self._edit)
         self.app = app
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler) -> web.StreamResponse:
-        self.calls.append((request.method, request.path))
         delay = self.latency()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -128,20 +121,12 @@ class FakeDiscordAPI:
         )
 
     async def _send(self, request: web.Request) -> web.Response:
-        body = await self._json(request)
+        body = await self._body(request)
         channel_id = request.match_info["channel_id"]
         data = payloads.message(
             body.get("content") or "", author=self.bot_user, channel_id=channel_id, guild_id=None
         )
         return _json(data)
-
-    async def _edit(self, request: web.Request) -> web.Response:
-        body = await self._json(request)
-        return _json(
-            payloads.message(
-                body.get("content") or "", author=self.bot_user, channel_id="0", guild_id=None
-            )
-        )
 
     async def _ack(self, request: web.Request) -> web.Response:
         await request.read()
@@ -151,7 +136,7 @@ class FakeDiscordAPI:
         return web.Response(status=204)
 
     @staticmethod
-    async def _json(request: web.Request) -> dict[str, Any]:
+    async def _body(request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
             return await request.json()
         form = await request.post()  # multipart: the JSON sits in the payload_json field
