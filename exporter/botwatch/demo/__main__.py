@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 
 import botwatch
 
@@ -22,8 +23,12 @@ from .traffic import OfflineDiscord
 log = logging.getLogger("demo")
 
 
-async def run() -> None:
-    """Start botwatch and the bot; stop cleanly on the first SIGTERM/SIGINT."""
+async def run() -> int:
+    """Start botwatch and the bot; stop cleanly on the first SIGTERM/SIGINT.
+
+    Returns the exit status: 0 after a signal, 1 if the bot itself stopped with an error
+    (a bad token, say), so a supervisor sees the failure.
+    """
     obs = botwatch.setup(
         service=os.environ.get("BOTWATCH_SERVICE") or "bot",
         version=os.environ.get("BOTWATCH_VERSION") or botwatch.__version__,
@@ -46,10 +51,12 @@ async def run() -> None:
         log.info("no DISCORD_TOKEN: simulating traffic offline")
         work = asyncio.create_task(offline.run())
     stopping = asyncio.create_task(stop.wait())
+    status = 0
     try:
         await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if work.done() and not work.cancelled() and work.exception() is not None:
             log.critical("demo bot stopped", exc_info=work.exception())
+            status = 1
     finally:
         log.info("shutting down")
         stopping.cancel()
@@ -62,11 +69,12 @@ async def run() -> None:
             await bot.close()
         await obs.close()
         log.info("stopped")
+    return status
 
 
 def main() -> None:
     """Console entry point."""
-    asyncio.run(run())
+    sys.exit(asyncio.run(run()))
 
 
 if __name__ == "__main__":
