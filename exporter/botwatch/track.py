@@ -20,7 +20,7 @@ class Operations:
 
     def __init__(self, metrics: Metrics, errors: ErrorReporter, span_factory=None) -> None:
         self._metrics = metrics
-        self._errors = errors
+        self.errors = errors
         self.span_factory: Callable[[str], Any] | None = span_factory
 
     def record(self, name: str, ok: bool, duration: float) -> None:
@@ -29,7 +29,7 @@ class Operations:
             self._metrics.operations.labels(name, OPERATION_STATUSES[0 if ok else 1]).inc()
             self._metrics.operation_duration.labels(name).observe(duration)
         except Exception as exc:
-            self._errors.report("commands", exc)
+            self.errors.report("commands", exc)
 
     def track(self, name: str) -> Tracked:
         """See :meth:`botwatch.Observability.track`."""
@@ -50,8 +50,12 @@ class Tracked:
     def __enter__(self) -> Tracked:
         factory = self._ops.span_factory
         if factory is not None:
-            self._span = factory(self._name)
-            self._span.__enter__()
+            try:
+                span = factory(self._name)
+                span.__enter__()
+                self._span = span
+            except Exception as exc:
+                self._ops.errors.report("sentry", exc)
         self._started = time.perf_counter()
         return self
 
@@ -61,7 +65,8 @@ class Tracked:
         if exc_type is None or issubclass(exc_type, Exception):
             self._ops.record(self._name, exc_type is None, duration)
         if self._span is not None:
-            self._span.__exit__(exc_type, exc, tb)
+            with self._ops.errors.guard("sentry"):
+                self._span.__exit__(exc_type, exc, tb)
 
     async def __aenter__(self) -> Tracked:
         return self.__enter__()

@@ -64,3 +64,17 @@ class TestDecorator:
         assert await asyncio.gather(fetch(0.01), fetch(0.03)) == [0.01, 0.03]
         assert value("bot_operation_duration_seconds_count", operation="fetch") == 2
         assert 0.04 <= value("bot_operation_duration_seconds_sum", operation="fetch") < 0.1
+
+
+class TestSpanFailures:
+    def test_a_failing_span_never_breaks_the_block(self, obs, value):
+        """If creating the Sentry span raises, the block still runs and is recorded."""
+
+        def broken_span(_: str):
+            raise TypeError("unexpected keyword argument 'name'")
+
+        obs.operations.span_factory = broken_span
+        with obs.track("db.query"):
+            pass
+        assert value("bot_operations_total", operation="db.query", status="success") == 1
+        assert value("bot_exporter_errors_total", component="sentry") == 1
