@@ -9,9 +9,9 @@ thread, so a slow, stuck or broken sink never blocks or raises into the caller.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
-import queue
 import sys
 import threading
 import time
@@ -118,11 +118,17 @@ class LineWriter:
     """Writes lines to a stream, from a daemon thread when ``threaded``.
 
     Threaded (botwatch's default for stdout, where a stalled log pipe — Docker's default
-    blocking log mode, say — would otherwise stall the event loop), a full queue drops the
-    line and reports it through ``on_drop`` instead of blocking. Unthreaded (an injected
-    stream: a file, a test buffer), lines are written at once. A failed write goes to
-    ``on_error`` either way.
+    blocking log mode, say — would otherwise stall the event loop), a full buffer drops
+    the line and reports it through ``on_drop`` instead of blocking. Unthreaded (an
+    injected stream: a file, a test buffer), lines are written at once. A failed write
+    goes to ``on_error`` either way.
+
+    ``put`` is called under the logging handler's lock, so one producer at a time; the
+    writer wakes at most every ``BATCH_SECONDS`` and writes what has gathered in one go,
+    which keeps it from competing with the event loop for the GIL line by line.
     """
+
+    BATCH_SECONDS = 0.005
 
     def __init__(
         self,
@@ -137,7 +143,11 @@ class LineWriter:
         self.threaded = threaded
         self._on_error = on_error
         self._on_drop = on_drop
-        self._queue: queue.Queue[str] = queue.Queue(capacity)
+        self._capacity = capacity
+        self._lines: collections.deque[str] = collections.deque()
+        self._queued = 0
+        self._written = 0
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -147,12 +157,15 @@ class LineWriter:
             with self._lock:
                 self._write(line)
             return
-        if self._thread is None:
-            self._start()
-        try:
-            self._queue.put_nowait(line)
-        except queue.Full:
+        if len(self._lines) >= self._capacity:
             self._on_drop()
+            return
+        self._lines.append(line)
+        self._queued += 1
+        if not self._wake.is_set():
+            if self._thread is None:
+                self._start()
+            self._wake.set()
 
     def _start(self) -> None:
         with self._lock:
@@ -163,18 +176,15 @@ class LineWriter:
                 self._thread.start()
 
     def _run(self) -> None:
+        lines = self._lines
         while True:
-            lines = [self._queue.get()]
-            while len(lines) < 512:  # one write and one flush for a burst of lines
-                try:
-                    lines.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self._write("".join(lines))
-            finally:
-                for _ in lines:
-                    self._queue.task_done()
+            self._wake.wait()
+            time.sleep(self.BATCH_SECONDS)  # let a burst gather: one write, one flush
+            self._wake.clear()
+            batch = [lines.popleft() for _ in range(len(lines))]
+            if batch:  # empty when a line set the event after the previous batch took it
+                self._write("".join(batch))
+                self._written += len(batch)
 
     def _write(self, text: str) -> None:
         try:
@@ -186,12 +196,10 @@ class LineWriter:
     def drain(self, timeout: float) -> bool:
         """Wait until every queued line is written; False if ``timeout`` passed first."""
         deadline = time.monotonic() + timeout
-        with self._queue.all_tasks_done:
-            while self._queue.unfinished_tasks:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._queue.all_tasks_done.wait(remaining)
+        while self._written < self._queued:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
         return True
 
 
