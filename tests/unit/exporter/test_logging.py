@@ -143,7 +143,7 @@ class StuckStream:
 
 class TestStuckSink:
     def test_a_stuck_sink_drops_lines_instead_of_blocking(self, registry, value):
-        """With the sink hanging, 12,000 log calls still return at once; the overflow is counted."""
+        """With the sink hanging, 30,000 log calls still return at once; the overflow is counted."""
         stream = StuckStream()
         metrics = Metrics(registry=registry, default_collectors=False)
         handler = LogHandler(
@@ -158,14 +158,15 @@ class TestStuckSink:
         log.propagate = False
         started = time.perf_counter()
         try:
-            for i in range(12_000):
+            for i in range(30_000):
                 log.warning("line %d", i)
             elapsed = time.perf_counter() - started
         finally:
             stream.release.set()
             log.removeHandler(handler)
-        assert elapsed < 2
-        assert value("bot_exporter_errors_total", component="logging") >= 1_000
+        assert elapsed < 3
+        # The writer holds at most 10,000 queued lines plus the batch stuck in write().
+        assert value("bot_exporter_errors_total", component="logging") >= 10_000
 
 
 class TestLoguru:
