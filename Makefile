@@ -9,7 +9,7 @@ VPY := $(VENV)/bin/python
 STACKCTL := PYTHONPATH=scripts $(PYTHON) -m stackctl
 PYTEST_ARGS ?=
 
-.PHONY: help up down ps logs restart config test-alert clean venv tools lint test test-stack
+.PHONY: help up down ps logs restart config test-alert clean venv tools lint test test-stack bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,3 +61,6 @@ test: venv tools lint ## Run the whole test suite without Docker (what CI runs)
 
 test-stack: venv ## Bring the real stack up under Docker and test it end to end
 	@$(VPY) -m pytest -m stack tests/stack -v $(PYTEST_ARGS)
+
+bench: venv tools ## Benchmarks: library overhead vs baselines, and seconds from bot death to alert
+	@$(VPY) -m pytest -s -q tests/bench/test_exporter_overhead.py tests/bench/test_alert_latency.py
