@@ -107,6 +107,9 @@ class DemoBot(Process):
             "BOTWATCH_HOST": "127.0.0.1",
             "BOTWATCH_PORT": str(self.port),
             "BOTWATCH_SERVICE": "bot",
+            # The demo's first incident (errors, slow commands, a reconnect) at once rather than
+            # after its default minute, so every panel has data early; healthy otherwise.
+            "BOTWATCH_DEMO_FIRST_INCIDENT": "5",
         }
         super().__init__("bot", [sys.executable, "-m", "botwatch.demo"], workdir / "bot.log", env)
 

@@ -17,6 +17,8 @@ from discord.ext import commands, tasks
 
 import botwatch
 
+from .settings import DemoSettings
+
 log = logging.getLogger("demo.bot")
 
 
@@ -24,8 +26,9 @@ log = logging.getLogger("demo.bot")
 class Conditions:
     """What is going wrong right now."""
 
-    error_rate: float = 0.02
+    error_rate: float = DemoSettings.error_rate
     slow_factor: float = 1.0
+    backend_delay: float = 0.0
     stalled_task: str | None = None
 
 
@@ -49,10 +52,16 @@ class DemoCog(commands.Cog):
         self.sync_stats.cancel()
 
     async def _backend(self, name: str, base: float) -> None:
-        """A downstream call: log-normal latency, fails at the current error rate."""
+        """A downstream call: log-normal latency, fails at the current error rate.
+
+        ``backend_delay`` is a saturated backend: every call waits about that long, however
+        fast it normally is.
+        """
         conditions = self.bot.conditions
+        delay = self.rng.lognormvariate(0, 0.5) * base * conditions.slow_factor
+        delay += self.rng.uniform(0.5, 1.5) * conditions.backend_delay
         with self.bot.obs.track(name):
-            await asyncio.sleep(self.rng.lognormvariate(0, 0.5) * base * conditions.slow_factor)
+            await asyncio.sleep(delay)
             if self.rng.random() < conditions.error_rate:
                 raise BackendError(f"{name} answered 503")
 

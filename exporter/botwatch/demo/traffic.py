@@ -23,12 +23,16 @@ from discord.gateway import DiscordWebSocket, KeepAliveHandler
 from . import payloads
 from .bot import Conditions
 from .fakeapi import FakeDiscordAPI
-from .settings import DemoSettings
+from .settings import DemoSettings, in_window
 
 log = logging.getLogger("demo.traffic")
 
-NORMAL_ERROR_RATE = 0.02
+# During an incident: the share of backend calls that fail (about 30 % of all commands), the
+# seconds a saturated backend adds to each call (p95 of commands well above 2.5 s), and the share
+# of REST calls answered 429 (a handful, below BotDiscordRateLimited's 2 a minute for 10m).
 BURST_ERROR_RATE = 0.6
+INCIDENT_BACKEND_DELAY = 3.0
+INCIDENT_RATE_LIMIT = 0.03
 DRAIN_TIMEOUT = 5.0
 
 
@@ -44,6 +48,7 @@ class OfflineDiscord:
         self.settings = settings
         self.conditions: Conditions = getattr(bot, "conditions", None) or Conditions()
         self.conditions.stalled_task = settings.stall_task  # before the loops first run
+        self.conditions.error_rate = settings.error_rate
         self.rng = random.Random(settings.seed)
         self.me = payloads.user("botwatch-demo", bot=True)
         self.api = FakeDiscordAPI(
@@ -59,8 +64,9 @@ class OfflineDiscord:
         self.application_id = ""
         self._latency = 0.05
         self._connected = False
+        self._boot = time.monotonic()  # incidents are scheduled from here
         # Start mid-morning of the simulated day, so there is traffic from the first minute.
-        self._started = time.monotonic() - settings.day / 4
+        self._started = self._boot - settings.day / 4
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- world ----------------------------------------------------------------------------
@@ -207,14 +213,16 @@ class OfflineDiscord:
 
     # -- gateway weather ------------------------------------------------------------------
     def _in_window(self, every: float, length: float) -> bool:
-        if every <= 0:
-            return False
-        return (time.monotonic() - self._started) % every > every - length
+        since_first = time.monotonic() - self._boot - self.settings.first_incident
+        return in_window(since_first, every, length)
+
+    def _spike(self) -> bool:
+        return self._in_window(self.settings.spike_period, self.settings.spike_length)
 
     def heartbeat(self) -> None:
         """A heartbeat sent a latency ago is acknowledged now; discord.py computes the rest."""
         keep_alive = self.bot.ws._keep_alive
-        spike = self._in_window(self.settings.spike_every, self.settings.spike_length)
+        spike = self._spike()
         base = 2.8 if spike else 0.045
         keep_alive._last_send = time.perf_counter() - base * self.rng.lognormvariate(0, 0.25)
         keep_alive.ack()
@@ -230,10 +238,13 @@ class OfflineDiscord:
             return
         while True:
             await asyncio.sleep(every * self.rng.uniform(0.8, 1.2))
-            log.warning("simulated gateway disconnect (close code 1006), resuming")
-            self.disconnect()
-            await asyncio.sleep(self.rng.uniform(1.0, 4.0))
-            self.resume()
+            await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        log.warning("simulated gateway disconnect (close code 1006), resuming")
+        self.disconnect()
+        await asyncio.sleep(self.rng.uniform(1.0, 4.0))
+        self.resume()
 
     def disconnect(self) -> None:
         """The socket drops: what ``Client.connect()`` dispatches when it does."""
@@ -246,18 +257,24 @@ class OfflineDiscord:
         self._connected = True
 
     async def _incidents(self) -> None:
-        conditions = self.conditions
+        """Apply the schedule every second: error bursts, slow backends, a reconnect."""
+        settings, conditions = self.settings, self.conditions
         bursting = False
         while True:
-            burst = self.settings.force_burst or self._in_window(
-                self.settings.burst_every, self.settings.burst_length
+            burst = settings.force_burst or self._in_window(
+                settings.burst_every, settings.burst_length
+            )
+            spike = self._spike()
+            conditions.error_rate = BURST_ERROR_RATE if burst else settings.error_rate
+            conditions.slow_factor = 4.0 if spike else 1.0
+            conditions.backend_delay = INCIDENT_BACKEND_DELAY if spike else 0.0
+            self.api.rate_limit_probability = (
+                max(settings.rate_limit, INCIDENT_RATE_LIMIT) if burst else settings.rate_limit
             )
             if burst and not bursting:
                 log.critical("simulated incident: the profile database is failing")
+                await self._reconnect()  # the gateway drops too, as it does on a bad day
             elif bursting and not burst:
                 log.info("simulated incident over")
             bursting = burst
-            conditions.error_rate = BURST_ERROR_RATE if burst else NORMAL_ERROR_RATE
-            spike = self._in_window(self.settings.spike_every, self.settings.spike_length)
-            conditions.slow_factor = 4.0 if spike else 1.0
             await asyncio.sleep(1.0)
