@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from time import perf_counter
 from typing import Any
 
 import aiohttp
@@ -24,10 +24,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from . import context
+from .context import ERROR, current
 from .errors import ErrorReporter
 from .health import Health
 from .loop import stop_task
-from .metrics import Metrics
+from .metrics import COMMAND_STATUSES, Metrics
 from .tasks import TaskMonitor
 
 # Failures that are the user's doing: Discord shows them an error, the bot is fine.
@@ -56,17 +57,6 @@ def classify(error: BaseException) -> tuple[str, str | None]:
     return "error", type(error).__name__
 
 
-class _Invocation:
-    """One command run: its name and the error discord.py reported for it, if any."""
-
-    __slots__ = ("error", "name")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.error: BaseException | None = None
-
-
-_invocation: ContextVar[_Invocation | None] = ContextVar("botwatch_invocation", default=None)
 # (method, route template, timed per attempt by the trace) of the REST call in progress.
 _request_route: ContextVar[tuple[str, str, bool] | None] = ContextVar(
     "botwatch_route", default=None
@@ -106,12 +96,19 @@ def _rate_limit_scope(headers: Any) -> str:
     return "global" if headers.get("X-RateLimit-Global", "").lower() == "true" else "user"
 
 
+def _note_error(error: BaseException) -> None:
+    """Remember the first error discord.py reports for the command running in this context."""
+    scope = current.get()
+    # A scope without a command is a message's: CommandNotFound and the like land there.
+    if scope is not None and scope[context.COMMAND] is not None and scope[context.ERROR] is None:
+        scope[context.ERROR] = error
+
+
 def _note_command_error(args: tuple[Any, ...]) -> None:
     # ext.commands reports a failed prefix or hybrid command only by dispatching
     # "command_error" (from inside the invocation, so its context is ours).
-    invocation = _invocation.get()
-    if invocation is not None and invocation.error is None and len(args) > 1:
-        invocation.error = args[1]
+    if len(args) > 1:
+        _note_error(args[1])
 
 
 def _app_command_name(interaction: discord.Interaction) -> str | None:
@@ -140,7 +137,11 @@ class DiscordInstrumentation:
         self.command_scope = command_scope
         self.bot: discord.Client | None = None
         self._connected: dict[str, bool] = {}
-        self._command_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        # status -> command name -> (counter child, histogram child), admitted names only.
+        self._command_children: dict[str, dict[str, tuple[Any, Any]]] = {
+            status: {} for status in COMMAND_STATUSES
+        }
+        self._succeeded = self._command_children["success"]
         self._latency_task: asyncio.Task[None] | None = None
         self._trace = aiohttp.TraceConfig()
         self._trace.on_request_start.append(self._on_request_start)
@@ -208,8 +209,11 @@ class DiscordInstrumentation:
                 self._errors.report("gateway", exc)
             if event_name in _CONTEXT_EVENTS:
                 # Listener tasks created now copy this context: their logs share the id.
-                with context.scope(reuse=False):
+                token = current.set(context.new_scope(reuse=False))
+                try:
                     return original(event_name, *args, **kwargs)
+                finally:
+                    current.reset(token)
             return original(event_name, *args, **kwargs)
 
         bot.dispatch = dispatch  # type: ignore[method-assign]
@@ -221,25 +225,30 @@ class DiscordInstrumentation:
     def _wrap_invoke(self, bot: commands.Bot) -> None:
         original = bot.invoke
 
-        async def invoke(ctx: commands.Context, /) -> None:
-            if ctx.command is None:
-                return await original(ctx)
-            return await self._run(ctx.command.qualified_name, original, ctx)
+        # Plain functions returning the coroutine: callers await it, and no extra
+        # coroutine frame is paid per command.
+        def invoke(ctx: commands.Context, /) -> Awaitable[None]:
+            command = ctx.command
+            if command is None:
+                return original(ctx)
+            # qualified_name joins the parents' names on every access; most have none.
+            name = command.name if command.parent is None else command.qualified_name
+            return self._run(name, original, ctx)
 
         bot.invoke = invoke  # type: ignore[method-assign]
 
     def _wrap_tree(self, tree: app_commands.CommandTree) -> None:
         original = tree._call
 
-        async def call(interaction: discord.Interaction, /) -> None:
+        def call(interaction: discord.Interaction, /) -> Awaitable[None]:
             if interaction.type is not discord.InteractionType.application_command:
-                return await original(interaction)
+                return original(interaction)
             name = _app_command_name(interaction)
             if name is None:
-                return await original(interaction)
+                return original(interaction)
             if not getattr(tree.on_error, "_botwatch", False):
                 self._wrap_on_error(tree)  # again: @tree.error replaces the attribute
-            return await self._run(name, original, interaction)
+            return self._run(name, original, interaction)
 
         tree._call = call  # type: ignore[method-assign]
         self._wrap_on_error(tree)
@@ -249,9 +258,7 @@ class DiscordInstrumentation:
         original = tree.on_error
 
         async def on_error(interaction: discord.Interaction, error: Exception, /) -> None:
-            invocation = _invocation.get()
-            if invocation is not None and invocation.error is None:
-                invocation.error = error
+            _note_error(error)
             await original(interaction, error)
 
         on_error._botwatch = True  # type: ignore[attr-defined]
@@ -275,56 +282,73 @@ class DiscordInstrumentation:
         arg: Any,
     ) -> None:
         """Run one command (``arg`` is its Context or Interaction) inside its scopes."""
-        invocation = _Invocation(name)
-        token = _invocation.set(invocation)
+        scope = context.new_scope(name)
+        token = current.set(scope)
+        sentry = None if self.command_scope is None else self._enter_sentry(name, scope)
+        started = perf_counter()
         raised: BaseException | None = None
-        with context.scope(command_name=name) as cid:
-            scope = transaction = None
-            if self.command_scope is not None:
-                with self._errors.guard("sentry"):
-                    scope = self.command_scope(name, cid)
-                    transaction = scope.__enter__()
-            started = time.perf_counter()
-            try:
-                await original(arg)
-            except BaseException as exc:
-                raised = exc
-                raise
-            finally:
-                duration = time.perf_counter() - started
-                _invocation.reset(token)
-                failed = getattr(arg, "command_failed", False)
-                status = self._finish(invocation, duration, raised, failed)
-                if transaction is not None:
-                    with self._errors.guard("sentry"):
-                        transaction.set_status("ok" if status == "success" else "internal_error")
-                        scope.__exit__(None, None, None)
-
-    def _finish(
-        self,
-        invocation: _Invocation,
-        duration: float,
-        raised: BaseException | None,
-        failed: bool,
-    ) -> str:
-        error = invocation.error or raised
         try:
-            if error is not None:
-                status, error_type = classify(error)
+            await original(arg)
+        except BaseException as exc:
+            raised = exc
+            raise
+        finally:
+            duration = perf_counter() - started
+            error = scope[ERROR] or raised
+            # interaction_check() returning False fails a command without an error.
+            if error is None and not getattr(arg, "command_failed", False):
+                status = "success"
+                try:
+                    # record_command's lookup, inlined for the common case.
+                    children = self._succeeded.get(name)
+                    if children is None:
+                        self.record_command(name, status, duration)
+                    else:
+                        children[0].inc()
+                        children[1].observe(duration)
+                except Exception as exc:
+                    self._errors.report("commands", exc)
             else:
-                # interaction_check() returning False fails a command without an error.
-                status, error_type = ("user_error" if failed else "success"), None
-            self.record_command(invocation.name, status, duration, error_type)
+                status = self._finish_failed(name, error, duration)
+            if sentry is not None:
+                self._exit_sentry(sentry, status)
+            current.reset(token)
+
+    def _finish_failed(self, name: str, error: BaseException | None, duration: float) -> str:
+        """Classify and record a command that did not succeed; its status."""
+        try:
+            if error is None:
+                status, error_type = "user_error", None
+            else:
+                status, error_type = classify(error)
+            self.record_command(name, status, duration, error_type)
             return status
         except Exception as exc:
             self._errors.report("commands", exc)
             return "error"
 
+    def _enter_sentry(self, name: str, scope: list[Any]) -> tuple[Any, Any] | None:
+        """Open the command's Sentry scope and transaction: ``(scope, transaction)``."""
+        try:
+            sentry_scope = self.command_scope(name, context.correlation_id(scope))
+            return sentry_scope, sentry_scope.__enter__()
+        except Exception as exc:
+            self._errors.report("sentry", exc)
+            return None
+
+    def _exit_sentry(self, sentry: tuple[Any, Any], status: str) -> None:
+        sentry_scope, transaction = sentry
+        try:
+            transaction.set_status("ok" if status == "success" else "internal_error")
+            sentry_scope.__exit__(None, None, None)
+        except Exception as exc:
+            self._errors.report("sentry", exc)
+
     def record_command(
         self, name: str, status: str, duration: float, error_type: str | None = None
     ) -> None:
-        """Count one finished command (the per-command hot path: one dict lookup)."""
-        children = self._command_children.get((name, status))
+        """Count one finished command (for a known command: two dict lookups)."""
+        children = self._command_children[status].get(name)
         if children is None:
             children = self._bind_command(name, status)
         children[0].inc()
@@ -338,7 +362,7 @@ class DiscordInstrumentation:
         # Only admitted names are remembered, so unbounded input cannot grow the cache
         # and every collapse into "other" keeps being counted.
         if commands_family.admits((name, status)):
-            self._command_children[(name, status)] = children
+            self._command_children[status][name] = children
         return children
 
     # -- gateway --------------------------------------------------------------------------
@@ -438,13 +462,13 @@ class DiscordInstrumentation:
 
         async def request(route: discord.http.Route, /, **kwargs: Any) -> Any:
             token = _request_route.set((route.method, route.path, False))
-            started = time.perf_counter()
+            started = perf_counter()
             try:
                 return await original(route, **kwargs)
             finally:
                 _request_route.reset(token)
                 with self._errors.guard("http"):
-                    duration.labels(route.method, route.path).observe(time.perf_counter() - started)
+                    duration.labels(route.method, route.path).observe(perf_counter() - started)
 
         http.request = request  # type: ignore[method-assign]
         original_login = http.static_login
@@ -469,7 +493,7 @@ class DiscordInstrumentation:
                 traces.append(self._trace)
 
     async def _on_request_start(self, _session, ctx, _params) -> None:
-        ctx.botwatch_started = time.perf_counter()
+        ctx.botwatch_started = perf_counter()
 
     def _count_response(self, ctx: Any, status: str, headers: Any = None) -> None:
         key = _request_route.get()
@@ -482,7 +506,7 @@ class DiscordInstrumentation:
                 scope = _rate_limit_scope(headers)
                 self._m.rate_limits.labels(method, route, scope).inc()
             if timed_here:  # webhook adapter calls: no request() wrapper timed them
-                elapsed = time.perf_counter() - ctx.botwatch_started
+                elapsed = perf_counter() - ctx.botwatch_started
                 self._m.request_duration.labels(method, route).observe(elapsed)
 
     async def _on_request_end(self, _session, ctx, params: aiohttp.TraceRequestEndParams):

@@ -102,10 +102,10 @@ def install_record_factory() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = base(*args, **kwargs)
-        cid = context.correlation_id.get()
-        if cid is not None:
-            record.correlation_id = cid
-            record.command = context.command.get()
+        scope = context.current.get()
+        if scope is not None:
+            record.correlation_id = context.correlation_id(scope)
+            record.command = scope[context.COMMAND]
         if trace_id_source is not None:
             record.trace_id = trace_id_source()
         return record

@@ -39,10 +39,9 @@ class SentryBridge:
     def before_send(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
         """Tag the event with the current context; write its id back onto the log record."""
         tags = event.setdefault("tags", {})
-        cid = context.correlation_id.get()
+        cid, cmd = context.current_ids()
         if cid is not None:
             tags.setdefault("correlation_id", cid)
-            cmd = context.command.get()
             if cmd is not None:
                 tags.setdefault("command", cmd)
         record = hint.get("log_record")
