@@ -111,12 +111,17 @@ def _note_command_error(args: tuple[Any, ...]) -> None:
         _note_error(args[1])
 
 
-def _app_command_name(interaction: discord.Interaction) -> str | None:
-    try:
-        command = interaction.command
-    except Exception:  # unknown to the tree: discord.py reports CommandNotFound itself
+def _payload_name(data: Any) -> str | None:
+    """The qualified command name an interaction payload asks for (subcommands joined)."""
+    if not data:
         return None
-    return None if command is None else command.qualified_name
+    name = data.get("name")
+    options = data.get("options")
+    # Option types 1 and 2 are a subcommand and a subcommand group.
+    while options and options[0].get("type") in (1, 2):
+        name = f"{name} {options[0]['name']}"
+        options = options[0].get("options")
+    return name
 
 
 class DiscordInstrumentation:
@@ -142,6 +147,7 @@ class DiscordInstrumentation:
             status: {} for status in COMMAND_STATUSES
         }
         self._succeeded = self._command_children["success"]
+        self._app_names: set[str] = set()  # application command names the tree resolved
         self._latency_task: asyncio.Task[None] | None = None
         self._trace = aiohttp.TraceConfig()
         self._trace.on_request_start.append(self._on_request_start)
@@ -243,7 +249,7 @@ class DiscordInstrumentation:
         def call(interaction: discord.Interaction, /) -> Awaitable[None]:
             if interaction.type is not discord.InteractionType.application_command:
                 return original(interaction)
-            name = _app_command_name(interaction)
+            name = self._app_command_name(interaction)
             if name is None:
                 return original(interaction)
             if not getattr(tree.on_error, "_botwatch", False):
@@ -252,6 +258,23 @@ class DiscordInstrumentation:
 
         tree._call = call  # type: ignore[method-assign]
         self._wrap_on_error(tree)
+
+    def _app_command_name(self, interaction: discord.Interaction) -> str | None:
+        """The command's qualified name; None when the tree does not know the command."""
+        # Resolving interaction.command repeats the tree lookup that discord.py's _call
+        # does anyway (µs per command), so the name comes from the payload, trusted once
+        # the tree has resolved it. A command removed from the tree later stays counted.
+        name = _payload_name(interaction.data)
+        if name in self._app_names:
+            return name
+        try:
+            command = interaction.command
+        except Exception:  # unknown to the tree: discord.py reports CommandNotFound itself
+            return None
+        if command is None:
+            return None
+        self._app_names.add(command.qualified_name)
+        return command.qualified_name
 
     @staticmethod
     def _wrap_on_error(tree: app_commands.CommandTree) -> None:
