@@ -108,8 +108,10 @@ class DemoBot(Process):
             "BOTWATCH_PORT": str(self.port),
             "BOTWATCH_SERVICE": "bot",
             # The demo's first incident (errors, slow commands, a reconnect) at once rather than
-            # after its default minute, so every panel has data early; healthy otherwise.
+            # after its default minute, so every panel has data early; healthy otherwise. Its
+            # slow backends last 20s, not 8 min, so stopping the bot never waits on them.
             "BOTWATCH_DEMO_FIRST_INCIDENT": "5",
+            "BOTWATCH_DEMO_SPIKE_LENGTH": "20",
         }
         super().__init__("bot", [sys.executable, "-m", "botwatch.demo"], workdir / "bot.log", env)
 

@@ -53,7 +53,7 @@ class DemoSettings:
 
     Why these defaults (thresholds in prometheus/rules/): a failed backend call fails about
     half the commands that make one, so the baseline fails ~0.05 % of commands against a 0.5 %
-    budget. BotCommandErrorRatioHigh (> 10 % over 5m, for 5m) needs about 4.5 minutes of a
+    budget. BotCommandErrorRatioHigh (> 10 % over 5m, for 5m) needs about 5 minutes of a
     60 % backend failure rate, and BotCommandsSlow (p95 > 2.5 s, for 10m) 8 minutes of slow
     backends; such an incident costs about 80 seconds' worth of commands, so one every 8 hours
     spends ~70 % of the 30-day budget and no burn-rate alert fires once Prometheus has a few
@@ -65,7 +65,7 @@ class DemoSettings:
     error_rate: float = 0.001
     first_incident: float = 60.0
     burst_every: float = 8 * HOUR
-    burst_length: float = 270.0
+    burst_length: float = 300.0
     force_burst: bool = False
     spike_every: float | None = None
     spike_length: float = 480.0

@@ -27,9 +27,9 @@ from .settings import DemoSettings, in_window
 
 log = logging.getLogger("demo.traffic")
 
-# During an incident: the share of backend calls that fail (about 30 % of all commands), the
-# seconds a saturated backend adds to each call (p95 of commands well above 2.5 s), and the share
-# of REST calls answered 429 (a handful, below BotDiscordRateLimited's 2 a minute for 10m).
+# During an incident: the share of backend calls that fail (about a quarter of all commands),
+# the seconds a saturated backend adds to each call (p95 of commands well above 2.5 s), and the
+# share of REST calls answered 429 (a handful, below BotDiscordRateLimited's 2 a minute for 10m).
 BURST_ERROR_RATE = 0.6
 INCIDENT_BACKEND_DELAY = 3.0
 INCIDENT_RATE_LIMIT = 0.03
