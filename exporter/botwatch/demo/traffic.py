@@ -259,7 +259,7 @@ class OfflineDiscord:
     async def _incidents(self) -> None:
         """Apply the schedule every second: error bursts, slow backends, a reconnect."""
         settings, conditions = self.settings, self.conditions
-        bursting = False
+        bursting = spiking = False
         while True:
             burst = settings.force_burst or self._in_window(
                 settings.burst_every, settings.burst_length
@@ -273,8 +273,10 @@ class OfflineDiscord:
             )
             if burst and not bursting:
                 log.critical("simulated incident: the profile database is failing")
-                await self._reconnect()  # the gateway drops too, as it does on a bad day
             elif bursting and not burst:
                 log.info("simulated incident over")
             bursting = burst
+            if spike and not spiking:
+                await self._reconnect()  # the gateway drops too, as it does on a bad day
+            spiking = spike
             await asyncio.sleep(1.0)
