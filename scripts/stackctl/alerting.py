@@ -18,9 +18,8 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from .checks import Problem
+from .checks import Problem, is_url
 
 BASE = Path(__file__).resolve().parents[2] / "alertmanager" / "alertmanager.yml"
 MARKER = "# ---- rendered below this line by scripts/stackctl/alerting.py (make up) ----"
@@ -55,11 +54,6 @@ def configured_channels(env: Mapping[str, str]) -> list[str]:
     return channels
 
 
-def _is_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and not re.search(r"\s", value)
-
-
 def check_alerting(env: Mapping[str, str]) -> list[Problem]:
     """Problems in the settings only this module reads (the channel settings are in checks.py)."""
     problems = []
@@ -79,7 +73,7 @@ def check_alerting(env: Mapping[str, str]) -> list[Problem]:
             Problem("ALERT_TIMEZONE", f"{zone!r} is not an IANA time zone such as Europe/Berlin")
         )
     api = env.get("TELEGRAM_API_URL", "").strip()
-    if api and not _is_url(api):
+    if api and not is_url(api):
         problems.append(Problem("TELEGRAM_API_URL", "must be an http(s) URL or empty"))
     for key in ("GRAFANA_URL", "RUNBOOK_BASE_URL"):
         # checks.py validates them as URLs; these characters would also end up in Go template

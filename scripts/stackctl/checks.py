@@ -40,9 +40,10 @@ def _seconds(duration: str) -> float:
     )
 
 
-def _url(value: str) -> bool:
+def is_url(value: str) -> bool:
+    """An absolute http(s) URL with a host and no whitespace."""
     parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in value
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not re.search(r"\s", value)
 
 
 def _bool(key: str, value: str) -> list[Problem]:
@@ -130,11 +131,11 @@ def check_urls(env: Mapping[str, str]) -> list[Problem]:
     problems = []
     for key in ("GRAFANA_URL", "ALERTMANAGER_URL", "PROMETHEUS_URL"):
         value = env.get(key, "")
-        if value and not _url(value):
+        if value and not is_url(value):
             problems.append(Problem(key, "must be an http(s) URL such as http://127.0.0.1:3000"))
     for key in ("RUNBOOK_BASE_URL", "SENTRY_URL"):
         value = env.get(key, "")
-        if value and not _url(value):
+        if value and not is_url(value):
             problems.append(Problem(key, "must be an http(s) URL or empty"))
     return problems
 
