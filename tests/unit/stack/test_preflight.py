@@ -247,3 +247,23 @@ def test_alerting_settings_are_checked_before_starting(root, docker):
         in out.getvalue().splitlines()
     )
     assert " up " not in docker[1].read_text()
+
+
+class TestZoneFile:
+    def test_the_configured_zone_is_copied_alone(self, tmp_path):
+        """The quiet-hours zone's TZif file is copied, and only it, for the container to mount."""
+        from stackctl.zonefile import copy_zone
+
+        folder = tmp_path / "zoneinfo"
+        (folder / "Stale").mkdir(parents=True)
+        copy_zone("Europe/Berlin", folder)
+        files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+        assert files == ["Europe/Berlin"]
+        assert (folder / "Europe" / "Berlin").read_bytes().startswith(b"TZif")
+
+    def test_an_unknown_zone_is_an_error(self, tmp_path):
+        """A zone this machine does not know raises with the zone's name."""
+        from stackctl.zonefile import copy_zone
+
+        with pytest.raises(FileNotFoundError, match="Mars/Olympus"):
+            copy_zone("Mars/Olympus", tmp_path / "zoneinfo")
