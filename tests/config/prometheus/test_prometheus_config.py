@@ -64,6 +64,7 @@ def test_every_compose_service_is_scraped(jobs):
         "alertmanager",
         "loki",
         "promtail",
+        "alloy",
         "grafana",
         "node-exporter",
         "cadvisor",
@@ -99,11 +100,17 @@ def test_stack_targets_use_compose_service_names(jobs):
     expected = {
         "alertmanager": "alertmanager:9093",
         "loki": "loki:3100",
-        "promtail": "promtail:9080",
         "grafana": "grafana:3000",
     }
     for job, target in expected.items():
         assert jobs[job]["static_configs"] == [{"targets": [target]}], job
+
+
+def test_log_shippers_are_found_by_dns(jobs):
+    """Promtail and Alloy are found by name: the one not running has no target to report down."""
+    for job, port in (("promtail", 9080), ("alloy", 12345)):
+        (sd,) = jobs[job]["dns_sd_configs"]
+        assert (sd["names"], sd["port"]) == ([job], port)
 
 
 def test_alerting_rules_and_env_label(config):
