@@ -267,3 +267,64 @@ class TestZoneFile:
 
         with pytest.raises(FileNotFoundError, match="Mars/Olympus"):
             copy_zone("Mars/Olympus", tmp_path / "zoneinfo")
+
+
+class FakeStates:
+    """Answers `Compose.states()` from a script of successive snapshots."""
+
+    def __init__(self, *snapshots: dict[str, str]) -> None:
+        self.snapshots = list(snapshots)
+
+    def states(self) -> dict[str, str]:
+        return self.snapshots.pop(0) if len(self.snapshots) > 1 else self.snapshots[0]
+
+
+class TestProgressAndSummary:
+    def test_one_line_per_service_as_it_becomes_healthy(self, monkeypatch):
+        """Each service is announced once, when it turns healthy, and the wait then succeeds."""
+        from stackctl import up as up_module
+
+        monkeypatch.setattr(up_module.time, "sleep", lambda seconds: None)
+        compose = FakeStates(
+            {"loki": "starting", "bot": "starting"},
+            {"loki": "healthy", "bot": "starting"},
+            {"loki": "healthy", "bot": "healthy"},
+        )
+        out = io.StringIO()
+        assert up_module.wait_healthy(compose, out)
+        names = [line.split()[1] for line in out.getvalue().splitlines()]
+        assert names == ["loki", "bot"]
+
+    def test_a_service_that_exits_is_named_with_where_to_look(self, monkeypatch):
+        """A crashed service ends the wait at once, named with the command to read its log."""
+        from stackctl import up as up_module
+
+        monkeypatch.setattr(up_module.time, "sleep", lambda seconds: None)
+        out = io.StringIO()
+        assert not up_module.wait_healthy(FakeStates({"grafana": "exited"}), out)
+        assert out.getvalue().splitlines() == [
+            "  ✗ grafana       exited — see `make logs s=grafana`"
+        ]
+
+    def test_summary_names_urls_password_and_channels(self, example):
+        """The summary lists the URLs (0.0.0.0 shown as 127.0.0.1), password and channels."""
+        from stackctl.up import summary
+
+        example["BIND_ADDRESS"] = "0.0.0.0"
+        out = io.StringIO()
+        summary(example, ["discord"], out)
+        text = out.getvalue()
+        assert "http://127.0.0.1:3000" in text
+        assert "http://127.0.0.1:9093" in text
+        assert "admin / the GRAFANA_ADMIN_PASSWORD in .env" in text
+        assert "Alerts go to: discord. Try it: make test-alert" in text
+
+    def test_summary_without_channels_says_where_alerts_show(self, example):
+        """With no channel configured, the summary says alerts stay in Alertmanager and Grafana."""
+        from stackctl.up import summary
+
+        out = io.StringIO()
+        summary(example, [], out)
+        assert "No alert channel configured: alerts show in Alertmanager and Grafana only." in (
+            out.getvalue()
+        )
