@@ -32,8 +32,17 @@ class Settings:
     sentry_traces_sample_rate: float = DEFAULT_TRACES_SAMPLE_RATE
 
 
-def _env(name: str) -> str | None:
+def setting(name: str) -> str | None:
+    """An environment setting, or the content of the file named by ``<name>_FILE``.
+
+    The ``_FILE`` form is how Compose and Docker secrets reach a process without putting the
+    secret itself in the environment (where `docker inspect` shows it).
+    """
     value = os.environ.get(name, "").strip()
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if not value and path:
+        with open(path, encoding="utf-8") as handle:
+            value = handle.read().strip()
     return value or None
 
 
@@ -49,7 +58,7 @@ def _number(name: str, value: str | None, kind: type[int] | type[float]) -> int 
 def _pick(explicit, env_name: str, default, kind=str):
     if explicit is not None:
         return explicit
-    raw = _env(env_name)
+    raw = setting(env_name)
     if raw is None:
         return default
     return raw if kind is str else _number(env_name, raw, kind)

@@ -12,6 +12,8 @@ SECRETS = {
     "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
     "telegram_chat_id": "TELEGRAM_CHAT_ID",
     "grafana_admin_password": "GRAFANA_ADMIN_PASSWORD",
+    "sentry_dsn": "SENTRY_DSN",
+    "discord_token": "DISCORD_TOKEN",
 }
 
 

@@ -15,6 +15,7 @@ import signal
 import sys
 
 import botwatch
+from botwatch.config import setting
 
 from .bot import DemoBot, make_intents
 from .settings import DemoSettings
@@ -40,7 +41,7 @@ async def run() -> int:
 
     bot = DemoBot(obs, intents=make_intents())
     await obs.start()
-    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    token = setting("DISCORD_TOKEN")
     offline: OfflineDiscord | None = None
     if token:
         log.info("DISCORD_TOKEN set: connecting to Discord")

@@ -42,6 +42,23 @@ class TestEnvironment:
         monkeypatch.setenv("BOTWATCH_PORT", "9100")
         assert config.resolve(port=0).port == 0
 
+    def test_a_secret_can_come_from_the_file_named_by_its_file_variable(
+        self, monkeypatch, tmp_path
+    ):
+        """SENTRY_DSN_FILE (a Compose secret) is read when SENTRY_DSN itself is unset."""
+        secret = tmp_path / "sentry_dsn"
+        secret.write_text("http://key@127.0.0.1:1/1\n")
+        monkeypatch.delenv("SENTRY_DSN", raising=False)
+        monkeypatch.setenv("SENTRY_DSN_FILE", str(secret))
+        assert config.resolve().sentry_dsn == "http://key@127.0.0.1:1/1"
+
+    def test_an_empty_secret_file_means_unset(self, monkeypatch, tmp_path):
+        """An empty secret file (the channel or feature not configured) leaves the setting unset."""
+        secret = tmp_path / "discord_token"
+        secret.write_text("")
+        monkeypatch.setenv("DISCORD_TOKEN_FILE", str(secret))
+        assert config.setting("DISCORD_TOKEN") is None
+
     def test_a_malformed_number_names_the_variable(self, monkeypatch):
         """A non-numeric BOTWATCH_PORT fails with a message naming it."""
         monkeypatch.setenv("BOTWATCH_PORT", "eighty")
