@@ -47,6 +47,9 @@ UNITS = {
 }  # fmt: skip
 # Loki stream labels promtail sets (DESIGN §5, promtail/promtail.yml); ids are structured metadata.
 LOKI_LABELS = {"service", "level", "env", "container", "job"}
+# Every value promtail gives the `level` label: DESIGN §5's five levels, and `unknown` for
+# plain-text lines whose level it cannot see (promtail/promtail.yml, the level template).
+LEVEL_VALUES = ["debug", "info", "warning", "error", "critical", "unknown"]
 RANGE = re.compile(r"\[([^\]]*)\]")
 COUNTER = re.compile(r"\b([a-zA-Z_:][\w:]*_(?:total|count|bucket|sum))\b(?!\s*\()")
 RANGE_FUNCTIONS = {"rate", "irate", "increase"}
@@ -196,6 +199,12 @@ def test_links_to_dashboards_resolve():
     text = "".join(str(d) for d in DASHBOARDS.values())
     targets = set(re.findall(r"/d/([\w-]+)", text))
     assert targets and targets <= set(EXPECTED.values())
+
+
+def test_logs_level_variable_offers_every_level_label_value():
+    """The Logs dashboard's `level` choices are exactly the values promtail gives the label."""
+    variables = {v["name"]: v for v in _variables(DASHBOARDS["logs.json"])}
+    assert variables["level"]["query"].split(",") == LEVEL_VALUES
 
 
 def test_overview_links_to_logs_with_the_same_time_range():
