@@ -1,5 +1,6 @@
 """Logs in the running stack: promtail ships the bot's JSON lines to Loki with the documented labels
-and structured metadata, a restart repeats nothing, and a log alert reaches Alertmanager.
+and structured metadata, reads no container it was not asked to, a restart repeats nothing, and a
+log alert reaches Alertmanager.
 
 Needs Docker (`make test-stack`); skipped with the reason otherwise, by the compose_stack fixture.
 """
@@ -161,6 +162,38 @@ def test_own_bot_container_is_collected_with_its_traceback_whole(docker_client, 
         assert "KeyError: 'missing'" in entry[1] and 'File "<string>"' in entry[1]
     finally:
         container.kill()
+
+
+def test_foreign_containers_are_not_collected(docker_client, loki):
+    """Promtail discovers only this project's and botwatch.logs=true containers: the lines of an
+    unlabelled container and of another compose project's never reach Loki."""
+    tag = uuid.uuid4().hex[:8]
+    code = "import sys, time\nwhile True:\n    print(sys.argv[1], flush=True)\n    time.sleep(1)\n"
+    runs = {
+        f"foreign-{tag}": {},
+        f"otherproject-{tag}": {"com.docker.compose.project": f"other-{tag}"},
+        f"marked-{tag}": {"botwatch.logs": "true", "botwatch.service": f"stacktest-{tag}"},
+    }
+    containers = [
+        docker_client.containers.run(
+            BOT_IMAGE, entrypoint=["python", "-c", code, marker], detach=True, remove=True,
+            labels=labels,
+        )
+        for marker, labels in runs.items()
+    ]  # fmt: skip
+    try:
+        start = time.time() - 60
+        # The marked container is the control: once its lines arrived, discovery has run
+        # over all three containers (they started together) and shipped what it selected.
+        wait_for(lambda: loki.lines(f'{{job="bot"}} |= "marked-{tag}"', start), timeout=120,
+                 what="the marked container's lines in Loki")  # fmt: skip
+        time.sleep(15)  # a batch of the others, had they been read, would have arrived too
+        for selector in ('{job=~".+"}', '{level=~".+"}'):
+            for marker in (f"foreign-{tag}", f"otherproject-{tag}"):
+                assert loki.lines(f'{selector} |= "{marker}"', start) == [], marker
+    finally:
+        for container in containers:
+            container.kill()
 
 
 def test_log_alert_reaches_alertmanager(compose_stack, loki):

@@ -1,8 +1,12 @@
-"""Prometheus relabelling (replace, keep, drop), enough to run promtail's relabel_configs in tests.
+"""Promtail's docker_sd as a test can run it: which containers Docker lists, then the relabelling.
 
-Semantics from the Prometheus configuration reference: source label values joined by `separator`
-(default ";"), matched by the fully anchored `regex` (default "(.*)"), `replacement` (default "$1")
-expanded with the groups; an empty result of a replace leaves the target unset.
+Discovery: each docker_sd_configs entry lists the containers Docker's ContainerList `filters`
+match (Docker Engine API: a `label` value is `key` or `key=value`; every value of one filter and
+every filter of one entry must match); the entries add up. Relabelling (Prometheus semantics:
+source label values joined by `separator`, default ";", matched by the fully anchored `regex`,
+default "(.*)", `replacement`, default "$1", expanded with the groups; an empty result leaves the
+target label unset) then only sets labels: Promtail's docker targets ignore keep/drop results
+(grafana/loki#8620), so this model refuses them instead of pretending they select anything.
 """
 
 from __future__ import annotations
@@ -14,18 +18,35 @@ from typing import Any
 _GROUP = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
-def relabel(labels: Mapping[str, str], configs: list[dict[str, Any]]) -> dict[str, str] | None:
-    """The label set after `configs`, or None when a keep/drop rule discards the target."""
+def listed(docker_labels: Mapping[str, str], sd_config: Mapping[str, Any]) -> bool:
+    """Whether Docker lists a container with these labels for one docker_sd_configs entry."""
+    for item in sd_config.get("filters", []):
+        if item["name"] != "label":
+            raise NotImplementedError(f"Docker filter {item['name']!r} is not modelled")
+        for value in item["values"]:
+            key, has_value, wanted = value.partition("=")
+            if key not in docker_labels or (has_value and docker_labels[key] != wanted):
+                return False
+    return True
+
+
+def discovered(docker_labels: Mapping[str, str], sd_configs: list[Mapping[str, Any]]) -> bool:
+    """Whether any docker_sd_configs entry lists the container (entries add up)."""
+    return any(listed(docker_labels, sd) for sd in sd_configs)
+
+
+def relabel(labels: Mapping[str, str], configs: list[dict[str, Any]]) -> dict[str, str]:
+    """The stream labels after `configs` (replace rules only; keep/drop would be ignored)."""
     out = dict(labels)
     for rule in configs:
         action = rule.get("action", "replace")
+        if action != "replace":
+            raise ValueError(f"{action!r}: Promtail's docker targets ignore it (loki#8620)")
         value = rule.get("separator", ";").join(
             out.get(n, "") for n in rule.get("source_labels", [])
         )
         match = re.fullmatch(rule.get("regex", "(.*)"), value)
-        if (action == "keep" and match is None) or (action == "drop" and match is not None):
-            return None
-        if action == "replace" and match is not None:
+        if match is not None:
             result = _expand(rule.get("replacement", "$1"), match.groups())
             if result:
                 out[rule["target_label"]] = result

@@ -12,8 +12,9 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
-from tests.config.logs.conftest import REPO
+from tests.config.logs.conftest import PROMTAIL_YML, REPO
 
 ALLOY = REPO / "promtail" / "alloy" / "config.alloy"
 
@@ -81,8 +82,32 @@ def test_timestamp_and_drop_are_the_same(alloy, stage):
     assert 'sys.env("LOG_DROP_DEBUG")' in flag
 
 
+def _alloy_filters(body: str) -> list[tuple[str, list[str]]]:
+    """A discovery.docker block's filters, with sys.env settings written as promtail's ${X:-d}."""
+    found = []
+    for block in _blocks(body, "filter"):
+        text = re.sub(r'" \+ coalesce\(sys\.env\("(\w+)"\), "([^"]*)"\)', r'${\1:-\2}"', block)
+        name = re.search(r'name\s*=\s*"([^"]*)"', text).group(1)
+        values = re.findall(r'"([^"]*)"', re.search(r"values\s*=\s*\[(.*)\]", text).group(1))
+        found.append((name, values))
+    return found
+
+
+def test_discovery_filters_are_the_same(alloy):
+    """Alloy lists the same containers through the same Docker filters, one discovery per
+    promtail docker_sd_configs entry, and reads only those (no unfiltered discovery)."""
+    (scrape,) = yaml.safe_load(PROMTAIL_YML.read_text())["scrape_configs"]
+    promtail = [
+        [(f["name"], f["values"]) for f in sd["filters"]] for sd in scrape["docker_sd_configs"]
+    ]
+    names = re.findall(r'^discovery\.docker "(\w+)"', alloy, re.MULTILINE)
+    assert [_alloy_filters(_block(alloy, f'discovery.docker "{n}"')) for n in names] == promtail
+    targets = "array.concat(" + ", ".join(f"discovery.docker.{n}.targets" for n in names) + ")"
+    assert re.findall(r"targets\s*=\s*(.*)", alloy) == [targets, targets]
+
+
 def test_relabel_rules_are_the_same(alloy, promtail_config):
-    """Discovery keeps the same containers and sets the same labels, in the same order."""
+    """Relabelling sets the same labels, in the same order."""
     (scrape,) = promtail_config["scrape_configs"]
     body = _block(alloy, 'discovery.relabel "containers"')
     rules = _blocks(body, "rule")

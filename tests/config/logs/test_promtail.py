@@ -19,22 +19,29 @@ from tests.config.logs.conftest import (
     load_expanded,
 )
 from tests.config.logs.keys import PROMTAIL, stage_errors, unknown_keys
-from tests.config.logs.relabel import relabel
+from tests.config.logs.relabel import discovered, relabel
 
 # The labels every stream may carry (DESIGN §5 plus the bot selector `job`): nothing per id.
 STREAM_LABELS = {"container", "service", "env", "job", "level"}
 STRUCTURED_METADATA = {"correlation_id", "command", "exc_type", "trace_id"}
 
 
+def container_labels(project: str | None = "botwatch", service: str | None = None,
+                     **labels: str) -> dict[str, str]:  # fmt: skip
+    """A container's Docker labels (compose's when `project` is set; `a_b=` stands for `a.b=`)."""
+    found = {key.replace("_", "."): value for key, value in labels.items()}
+    if project is not None:
+        found["com.docker.compose.project"] = project
+        found["com.docker.compose.service"] = service or "app"
+    return found
+
+
 def docker_target(name: str, project: str | None = "botwatch", service: str | None = None,
                   **labels: str) -> dict[str, str]:  # fmt: skip
     """The meta labels docker_sd gives a container (compose labels when `project` is set)."""
     meta = {"__meta_docker_container_name": f"/{name}"}
-    if project is not None:
-        meta["__meta_docker_container_label_com_docker_compose_project"] = project
-        meta["__meta_docker_container_label_com_docker_compose_service"] = service or name
-    for key, value in labels.items():
-        meta[f"__meta_docker_container_label_{key}"] = value
+    for key, value in container_labels(project, service or name, **labels).items():
+        meta["__meta_docker_container_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)] = value
     return meta
 
 
@@ -89,26 +96,51 @@ class TestDiscovery:
     def test_reads_the_read_only_docker_socket(self, promtail_config, compose_service):
         """Containers are discovered through the Docker socket, mounted read-only."""
         (scrape,) = promtail_config["scrape_configs"]
-        assert scrape["docker_sd_configs"][0]["host"] == "unix:///var/run/docker.sock"
+        hosts = {sd["host"] for sd in scrape["docker_sd_configs"]}
+        assert hosts == {"unix:///var/run/docker.sock"}
         assert (
             "/var/run/docker.sock:/var/run/docker.sock:ro" in compose_service("promtail")["volumes"]
         )
 
     @pytest.mark.parametrize(
-        ("target", "kept"),
+        ("labels", "read"),
         [
-            (docker_target("botwatch-loki-1", service="loki"), True),
-            (docker_target("botwatch-bot-1", service="bot"), True),
-            (docker_target("other-db-1", project="other", service="db"), False),
-            (docker_target("mybot", project=None, botwatch_logs="true"), True),
-            (docker_target("mybot", project="mine", service="bot", botwatch_logs="true"), True),
-            (docker_target("nginx", project=None), False),
-            (docker_target("nginx", project=None, botwatch_logs="false"), False),
+            (container_labels(service="loki"), True),
+            (container_labels(service="bot", botwatch_logs="true"), True),
+            (container_labels(project="other", service="db"), False),
+            (container_labels(project=None, botwatch_logs="true"), True),
+            (container_labels(project="mine", service="bot", botwatch_logs="true"), True),
+            (container_labels(project=None), False),
+            (container_labels(project=None, botwatch_logs="false"), False),
+            (container_labels(project="botwatch-extra", service="db"), False),
         ],
-    )
-    def test_keeps_this_project_and_marked_containers(self, relabel_configs, target, kept):
-        """Only this compose project's containers and those labelled botwatch.logs=true are read."""
-        assert (relabel(target, relabel_configs) is not None) is kept
+        ids=["stack", "demo bot", "other project", "own bot", "own bot in its project",
+             "unlabelled", "botwatch.logs=false", "similar project name"],
+    )  # fmt: skip
+    def test_discovers_this_project_and_marked_containers(self, promtail_config, labels, read):
+        """Docker lists only this compose project's containers and those labelled
+        botwatch.logs=true: discovery, not relabelling, is what keeps other containers out."""
+        (scrape,) = promtail_config["scrape_configs"]
+        assert discovered(labels, scrape["docker_sd_configs"]) is read
+
+    def test_discovery_follows_the_compose_project(self):
+        """A stack started under another project name reads its own project, not "botwatch"."""
+        config = load_expanded(PROMTAIL_YML, {"BOTWATCH_COMPOSE_PROJECT": "stacktest"})
+        sd_configs = config["scrape_configs"][0]["docker_sd_configs"]
+        assert discovered(container_labels(project="stacktest"), sd_configs)
+        assert not discovered(container_labels(project="botwatch"), sd_configs)
+
+    def test_a_container_matching_both_entries_is_read_once(self, promtail_config):
+        """Both discovery entries use one Docker host and port, so Promtail runs them as one
+        target group that keeps one tail per container id (no duplicate lines for the bot)."""
+        (scrape,) = promtail_config["scrape_configs"]
+        endpoints = {(sd["host"], sd.get("port", 80)) for sd in scrape["docker_sd_configs"]}
+        assert len(scrape["docker_sd_configs"]) == 2 and len(endpoints) == 1
+
+    def test_relabelling_selects_nothing(self, relabel_configs):
+        """No keep/drop rule: Promtail's docker targets ignore their result (loki#8620), so one
+        would only pretend to filter."""
+        assert {rule.get("action", "replace") for rule in relabel_configs} == {"replace"}
 
     @pytest.mark.parametrize(
         ("target", "job", "service"),
@@ -134,8 +166,8 @@ class TestDiscovery:
 
     def test_own_bot_without_labels_is_named_after_its_container(self, relabel_configs):
         """Without botwatch.service a marked container's service is its container name."""
-        labels = relabel(docker_target("shop", project=None, botwatch_logs="true"), relabel_configs)
-        assert labels["service"] == "shop"
+        target = docker_target("shop", project=None, botwatch_logs="true")
+        assert relabel(target, relabel_configs)["service"] == "shop"
 
     def test_env_follows_botwatch_env(self, promtail_config):
         """BOTWATCH_ENV from .env is the default env label."""
