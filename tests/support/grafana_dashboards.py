@@ -132,3 +132,58 @@ def variable_selectors() -> list[tuple[str, str]]:
             selector = expand(f"{query['metric']}{{{matchers}}}", values)
             found.append((f"{name} / ${var['name']}", selector))
     return found
+
+
+# How Grafana's alert list panel reads its "Alert instance label" filter (parseMatchers in
+# public/app/features/alerting/unified/utils/alertmanager.ts): a label name, an operator and a
+# value that ends at a quote, comma or closing brace.
+_ALERT_MATCHER = re.compile(r'\b([\w.-]+)(=~|!=|!~|=(?="?\w))"?([^"\n,}]*)"?')
+
+
+@dataclass(frozen=True)
+class AlertList:
+    """One alert list panel and its instance-label filter, variables filled in."""
+
+    dashboard: str
+    panel: dict[str, Any]
+    matchers: tuple[tuple[str, str, str], ...]  # (label, operator, value)
+
+    @property
+    def where(self) -> str:
+        return f"{self.dashboard} / {self.panel.get('title', '')!r}"
+
+    def shows(self, labels: dict[str, str]) -> bool:
+        """Whether the filter keeps an alert with these labels, as Grafana's labelsMatchMatchers.
+
+        Every matcher needs a label of its name whose value passes, so a matcher on a label the
+        alert lacks drops it (even with `!=`); regular expressions are searched, not anchored
+        (the dashboards anchor their own, so an anchoring reader would agree).
+        """
+        tests = {
+            "=": lambda value, want: value == want,
+            "!=": lambda value, want: value != want,
+            "=~": lambda value, want: re.search(want, value) is not None,
+            "!~": lambda value, want: re.search(want, value) is None,
+        }
+        return all(
+            name in labels and tests[op](labels[name], want) for name, op, want in self.matchers
+        )
+
+
+def alert_lists(selection: dict[str, str] | None = None) -> list[AlertList]:
+    """Every alert list panel, its filter under the default selection (or these variable values).
+
+    A selected value is written as Grafana's regex format renders one choice: escaped.
+    """
+    found = []
+    for name, dashboard in load_dashboards().items():
+        values = variable_values(dashboard) | {
+            k: re.escape(v) for k, v in (selection or {}).items()
+        }
+        for panel in iter_panels(dashboard):
+            if panel.get("type") != "alertlist":
+                continue
+            text = expand(panel["options"].get("alertInstanceLabelFilter", ""), values)
+            matchers = tuple(m.groups() for m in _ALERT_MATCHER.finditer(text))
+            found.append(AlertList(name, panel, matchers))
+    return found

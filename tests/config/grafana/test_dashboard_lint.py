@@ -18,6 +18,7 @@ import yaml
 from tests.support.grafana_dashboards import (
     DATASOURCE_FILE,
     UNITLESS_PANELS,
+    alert_lists,
     datasource_type,
     iter_panels,
     load_dashboards,
@@ -50,6 +51,18 @@ LOKI_LABELS = {"service", "level", "env", "container", "job"}
 # Every value promtail gives the `level` label: DESIGN §5's five levels, and `unknown` for
 # plain-text lines whose level it cannot see (promtail/promtail.yml, the level template).
 LEVEL_VALUES = ["debug", "info", "warning", "error", "critical", "unknown"]
+# Panel types that legitimately run no data source query (panel-no-targets), and why.
+NO_QUERY_PANELS = {
+    "text": "static Markdown",
+    # Grafana's Alertmanager data source answers no panel query (its query() returns no data), so
+    # the firing alerts come from here: the alert list reads every rule source Grafana knows (the
+    # Prometheus and Loki data sources, both `manageAlerts: true`), metric and log alerts alike.
+    "alertlist": "reads alert rules and their instances from the rule sources, not a query",
+}
+# Labels the alert list filters may use: every alert carries alertname and severity, bot alerts
+# also service (the rules aggregate `by (service)`).
+ALERT_LABELS = {"alertname", "severity", "service"}
+SEVERITIES = {"critical", "warning", "info"}
 RANGE = re.compile(r"\[([^\]]*)\]")
 COUNTER = re.compile(r"\b([a-zA-Z_:][\w:]*_(?:total|count|bucket|sum))\b(?!\s*\()")
 RANGE_FUNCTIONS = {"rate", "irate", "increase"}
@@ -139,9 +152,11 @@ class TestDashboardShape:
             assert panel.get("description"), panel["title"]
 
     def test_panels_have_targets(self, name):
-        """Every data panel has at least one query with an expression (panel-no-targets)."""
+        """Every data panel has a query with an expression; query-less panel types none at all."""
         for panel in content_panels(DASHBOARDS[name]):
-            if panel["type"] in {"text"}:
+            if panel["type"] in NO_QUERY_PANELS:
+                # A leftover query or data source there would be ignored, and mislead a reader.
+                assert not panel.get("targets") and "datasource" not in panel, panel["title"]
                 continue
             assert [t for t in panel.get("targets", []) if t.get("expr")], panel["title"]
 
@@ -169,6 +184,8 @@ class TestDashboardShape:
         dashboard = DASHBOARDS[name]
         refs = [("variable " + v["name"], v.get("datasource")) for v in _variables(dashboard)]
         for panel in content_panels(dashboard):
+            if panel["type"] in NO_QUERY_PANELS:
+                continue  # no data source (test_panels_have_targets)
             refs.append((panel["title"], panel.get("datasource")))
             refs += [(panel["title"], t.get("datasource")) for t in panel.get("targets", [])]
         for where, ref in refs:
@@ -199,6 +216,74 @@ def test_links_to_dashboards_resolve():
     text = "".join(str(d) for d in DASHBOARDS.values())
     targets = set(re.findall(r"/d/([\w-]+)", text))
     assert targets and targets <= set(EXPECTED.values())
+
+
+ALERT_LISTS = alert_lists()
+
+
+def test_alert_lists_show_the_firing_alerts():
+    """The firing-alert panels of the overview and alerts dashboards are alert lists."""
+    places = {(a.dashboard, a.panel["options"]["viewMode"]) for a in ALERT_LISTS}
+    assert places == {(d, v) for d in ("overview.json", "alerts.json") for v in ("list", "stat")}
+
+
+def test_alert_list_rule_sources_are_listed():
+    """Prometheus and Loki are rule sources (manageAlerts), so the alert lists see both rulers."""
+    config = yaml.safe_load(DATASOURCE_FILE.read_text(encoding="utf-8"))
+    managed = {ds["uid"] for ds in config["datasources"] if ds["jsonData"].get("manageAlerts")}
+    assert managed == {"prometheus", "loki"}
+
+
+@pytest.mark.parametrize("alert_list", ALERT_LISTS, ids=lambda a: a.where)
+class TestAlertList:
+    def test_every_rule_source(self, alert_list):
+        """No data source filter: it takes one source, and metric and log alerts both count."""
+        assert alert_list.panel["options"]["datasource"] is None
+
+    def test_firing_only(self, alert_list):
+        """Only firing alerts: no pending, recovering, no-data, normal or error rules."""
+        states = alert_list.panel["options"]["stateFilter"]
+        assert {state for state, shown in states.items() if shown} == {"firing"}
+
+    def test_watchdog_left_out(self, alert_list):
+        """The always-firing Watchdog is filtered out (it would count as a firing alert)."""
+        watchdog = {"alertname": "Watchdog", "severity": "info"}
+        assert not alert_list.shows(watchdog)
+        assert not alert_list.shows(watchdog | {"service": "bot"})
+
+    def test_filter_uses_alert_labels(self, alert_list):
+        """The label filter parses into matchers on labels alerts carry, with valid values."""
+        assert alert_list.matchers, alert_list.panel["options"]["alertInstanceLabelFilter"]
+        for label, op, value in alert_list.matchers:
+            assert label in ALERT_LABELS, label
+            if op in {"=~", "!~"}:
+                re.compile(value)
+            elif label == "severity":
+                assert value in SEVERITIES, value
+
+
+@pytest.mark.parametrize("selection", [None, {"service": "bot"}], ids=["all bots", "one bot"])
+def test_bot_alert_lists_follow_the_bot_variable(selection):
+    """Overview lists keep the selected bots' alerts, not other bots' nor stack alerts."""
+    overview = [a for a in alert_lists(selection) if a.dashboard == "overview.json"]
+    assert overview
+    alert = {"alertname": "BotDown", "severity": "critical"}
+    for alert_list in overview:
+        assert alert_list.shows(alert | {"service": "bot"}), alert_list.where
+        assert alert_list.shows(alert | {"service": "bot2"}) == (selection is None)
+        assert not alert_list.shows(alert)  # a stack alert: no service label
+
+
+def test_severity_counts_cover_every_severity():
+    """The alerts dashboard has one firing count per severity, each keeping only its severity."""
+    stats = [a for a in ALERT_LISTS if a.panel["options"]["viewMode"] == "stat"]
+    by_severity = {}
+    for alert_list in stats:
+        if alert_list.dashboard == "alerts.json":
+            kept = {s for s in SEVERITIES if alert_list.shows({"alertname": "X", "severity": s})}
+            assert len(kept) == 1, alert_list.where
+            by_severity[kept.pop()] = alert_list.where
+    assert set(by_severity) == SEVERITIES
 
 
 def test_logs_level_variable_offers_every_level_label_value():
