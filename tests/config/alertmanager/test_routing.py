@@ -143,6 +143,35 @@ FIRING_LABELS = [
     for case in test.get("alert_rule_test", [])
     for alert in case.get("exp_alerts") or []
 ]
+
+
+def _logql_label_sets(expr: str) -> list[frozenset[str]]:
+    """The label names each arm of a LogQL alert expression yields: the `by (...)` labels of its
+    aggregations, and the equality matchers of an absent_over_time selector."""
+    sets = [
+        frozenset(name.strip() for name in group.split(",") if name.strip())
+        for group in re.findall(r"\bby\s*\(([^)]*)\)", expr)
+    ]
+    sets += [
+        frozenset(re.findall(r'(\w+)\s*=\s*"', selector))
+        for selector in re.findall(r"absent_over_time\(\s*\{([^}]*)\}", expr)
+    ]
+    return sets
+
+
+LOKI_RULES = [
+    rule
+    for path in sorted((REPO / "loki" / "rules").rglob("*.yml"))
+    for group in yaml.safe_load(path.read_text())["groups"]
+    for rule in group["rules"]
+    if "alert" in rule
+]
+# The label names each Loki log alert carries: its expression's labels plus the rule's own.
+LOKI_FIRING_LABELS = [
+    (rule["alert"], form | set(rule["labels"]))
+    for rule in LOKI_RULES
+    for form in _logql_label_sets(rule["expr"])
+]
 # The labels BotDown carries (its promtool cases assert them): all an inhibit rule can compare.
 BOT_DOWN_LABELS = {"service", "instance", "job", "severity"}
 SYMPTOM_RE = re.compile(r"Bot(Gateway|Command|EventLoop|Stuck|ErrorLogs|Discord|Task)")
@@ -186,3 +215,32 @@ class TestInhibitions:
                  if r["source_matchers"] == ['alertname="BotDown"']]  # fmt: skip
         assert rules
         assert all("service" in rule["equal"] for rule in rules)
+
+    def test_bot_down_suppresses_the_same_bots_log_symptoms(self):
+        """A dead bot's "stopped logging" and error-burst log alerts are muted by its BotDown."""
+        forms = [(n, labels) for n, labels in LOKI_FIRING_LABELS if "service" in labels]
+        symptoms = [
+            (n, labels) for n, labels in forms if n in ("BotLogsSilent", "BotLogErrorBurst")
+        ]
+        assert {name for name, _ in symptoms} == {"BotLogsSilent", "BotLogErrorBurst"}
+        assert [name for name, labels in symptoms if not suppressed_by_bot_down(name, labels)] == []
+
+    def test_bot_down_keeps_critical_log_lines_and_fleet_silence(self):
+        """BotLogCritical (the bot's own account of why it stops) and BotLogsSilent with no service
+        (no bot line reaches Loki at all) stay loud while a BotDown fires."""
+        kept = [
+            (name, labels)
+            for name, labels in LOKI_FIRING_LABELS
+            if name == "BotLogCritical" or "service" not in labels
+        ]
+        assert {name for name, _ in kept} == {"BotLogCritical", "BotLogsSilent"}
+        assert not any(suppressed_by_bot_down(name, labels) for name, labels in kept)
+
+    def test_log_alert_label_sets_are_read_from_the_rules(self):
+        """The label sets the checks above use are the ones the Loki rules produce."""
+        assert set(LOKI_FIRING_LABELS) == {
+            ("BotLogErrorBurst", frozenset({"service", "severity"})),
+            ("BotLogCritical", frozenset({"service", "severity"})),
+            ("BotLogsSilent", frozenset({"service", "severity"})),
+            ("BotLogsSilent", frozenset({"job", "severity"})),
+        }
