@@ -63,18 +63,17 @@ class Metrics:
         self._families: list[tuple[Family, int]] = []
         self._plain = 0
 
-        def family(kind, name, doc, labels, samples_per_child=1, **kw) -> Family:
+        def family(kind, name, doc, labels, **kw) -> Family:
             metric = kind(f"{ns}_{name}", doc, labels, registry=registry, **kw)
             fam = Family(metric, f"{ns}_{name}", labels, label_limit, self.overflow)
-            self._families.append((fam, samples_per_child))
+            # A histogram child exposes its finite buckets, +Inf, _count and _sum.
+            buckets = kw.get("buckets")
+            self._families.append((fam, 1 if buckets is None else len(buckets) + 3))
             return fam
 
         def plain(kind, name, doc, **kw):
             self._plain += 1
             return kind(f"{ns}_{name}", doc, registry=registry, **kw)
-
-        def hist_samples(buckets) -> int:
-            return len(buckets) + 3  # finite buckets, +Inf, _count, _sum
 
         self.commands = family(
             Counter, "commands", "Commands finished, by command and status.", ("command", "status")
@@ -84,7 +83,6 @@ class Metrics:
             "command_duration_seconds",
             "Wall time of a command, from invocation to completion.",
             ("command",),
-            hist_samples(COMMAND_BUCKETS),
             buckets=COMMAND_BUCKETS,
         )
         self.command_errors = family(
@@ -141,7 +139,6 @@ class Metrics:
             "operation_duration_seconds",
             "Duration of tracked operations.",
             ("operation",),
-            hist_samples(COMMAND_BUCKETS),
             buckets=COMMAND_BUCKETS,
         )
         self.requests = family(
@@ -155,7 +152,6 @@ class Metrics:
             "discord_request_duration_seconds",
             "Duration of Discord REST calls, rate-limit waits and retries included.",
             ("method", "route"),
-            hist_samples(REQUEST_BUCKETS),
             buckets=REQUEST_BUCKETS,
         )
         self.rate_limits = family(
@@ -178,7 +174,6 @@ class Metrics:
             "task_duration_seconds",
             "Duration of one background loop iteration.",
             ("task",),
-            hist_samples(TASK_BUCKETS),
             buckets=TASK_BUCKETS,
         )
         self.task_failures = family(
