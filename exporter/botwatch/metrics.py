@@ -55,8 +55,7 @@ class Metrics:
         default_collectors: bool = True,
     ) -> None:
         self.registry = registry = REGISTRY if registry is None else registry
-        self.namespace = ns = namespace
-        self.label_limit = label_limit
+        ns = namespace
         if default_collectors:
             _add_default_collectors(registry)
         self.overflow = overflow_counter(ns, registry)
