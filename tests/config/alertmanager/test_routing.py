@@ -14,6 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
 
 from stackctl.alerting import BASE, render
 
+from tests.config.logs.conftest import loki_rules
+from tests.config.prometheus.conftest import alert_cases, alerts
+
 REPO = Path(__file__).resolve().parents[3]
 CASES = yaml.safe_load((REPO / "alertmanager" / "tests" / "routing.yml").read_text())
 DISCORD = {"DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/x"}
@@ -128,19 +131,11 @@ class TestNotifiers:
         assert all(n["send_resolved"] is True for n in notifiers)
 
 
-RULE_ALERTS = {
-    rule["alert"]
-    for path in (REPO / "prometheus" / "rules").glob("*.yml")
-    for group in (yaml.safe_load(path.read_text()) or {}).get("groups", [])
-    for rule in group.get("rules", [])
-    if "alert" in rule
-}
+RULE_ALERTS = {rule.alert for rule in alerts()}
 # The label names each alert really carries: the firing cases of the promtool tests assert them.
 FIRING_LABELS = [
     (case["alertname"], frozenset(alert.get("exp_labels", {})))
-    for path in (REPO / "prometheus" / "tests").glob("*.test.yml")
-    for test in yaml.safe_load(path.read_text())["tests"]
-    for case in test.get("alert_rule_test", [])
+    for case in alert_cases()
     for alert in case.get("exp_alerts") or []
 ]
 
@@ -159,13 +154,7 @@ def _logql_label_sets(expr: str) -> list[frozenset[str]]:
     return sets
 
 
-LOKI_RULES = [
-    rule
-    for path in sorted((REPO / "loki" / "rules").rglob("*.yml"))
-    for group in yaml.safe_load(path.read_text())["groups"]
-    for rule in group["rules"]
-    if "alert" in rule
-]
+LOKI_RULES = [rule for rule in loki_rules() if "alert" in rule]
 # The label names each Loki log alert carries: its expression's labels plus the rule's own.
 LOKI_FIRING_LABELS = [
     (rule["alert"], form | set(rule["labels"]))

@@ -5,29 +5,19 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-import yaml
 
-from tests.support.grafana_dashboards import REPO, load_dashboards
+from tests.config.logs.conftest import loki_rules
+from tests.config.prometheus.conftest import alerts as prometheus_alerts
+from tests.support.grafana_dashboards import load_dashboards
 
 DASHBOARDS = {d["uid"]: d for d in load_dashboards().values()}
-RULE_FILES = sorted((REPO / "prometheus" / "rules").glob("*.yml")) + sorted(
-    (REPO / "loki" / "rules").rglob("*.yml")
-)
-
-
-def alerts() -> list[tuple[str, str]]:
-    """(alert name, dashboard_url) of every alerting rule, Prometheus and Loki ruler alike."""
-    found = []
-    for path in RULE_FILES:
-        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
-            for rule in group["rules"]:
-                if "alert" in rule:
-                    url = rule.get("annotations", {}).get("dashboard_url", "")
-                    found.append((rule["alert"], url))
-    return found
-
-
-ALERTS = alerts()
+# (alert name, dashboard_url) of every alerting rule, Prometheus and Loki ruler alike.
+ALERTS = [(rule.alert, rule.annotations.get("dashboard_url", "")) for rule in prometheus_alerts()]
+ALERTS += [
+    (rule["alert"], rule.get("annotations", {}).get("dashboard_url", ""))
+    for rule in loki_rules()
+    if "alert" in rule
+]
 
 
 def test_rules_found():

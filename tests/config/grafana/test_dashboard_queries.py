@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import yaml
-
+from tests.config.prometheus.conftest import rules
 from tests.support.exporter_metrics import exporter_metric_names
-from tests.support.grafana_dashboards import (
-    REPO,
-    queries,
-    variable_selectors,
-)
+from tests.support.grafana_dashboards import queries, variable_selectors
 from tests.support.logql import check_logql
 from tests.support.promql import check_promql, metric_names
 from tests.support.stack_metrics import stack_metric_names
@@ -21,11 +16,7 @@ LOGQL = [q for q in QUERIES if q.language == "logql"]
 
 def recording_rule_names() -> set[str]:
     """Every `record:` name in prometheus/rules/*.yml."""
-    names = set()
-    for path in (REPO / "prometheus" / "rules").glob("*.yml"):
-        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
-            names |= {rule["record"] for rule in group["rules"] if "record" in rule}
-    return names
+    return {rule.record for rule in rules() if rule.record}
 
 
 def test_promql_parses_with_promtool(tool):

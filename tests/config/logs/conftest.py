@@ -43,6 +43,20 @@ def load_expanded(path: Path, env: Mapping[str, str] | None = None) -> dict[str,
     return yaml.safe_load(expand_env(path.read_text(), env or {}))
 
 
+def loki_rule_groups() -> list[tuple[Path, dict[str, Any]]]:
+    """(file, group) for every rule group the Loki ruler loads, files in name order."""
+    return [
+        (path, group)
+        for path in sorted(RULES_DIR.rglob("*.y*ml"))
+        for group in yaml.safe_load(path.read_text())["groups"]
+    ]
+
+
+def loki_rules() -> list[dict[str, Any]]:
+    """Every rule (alerting or recording) of the Loki rule files, in file order."""
+    return [rule for _, group in loki_rule_groups() for rule in group["rules"]]
+
+
 def check_with_real_binary(name: str, config: Path, flag: str) -> None:
     """Run `<name> -config.file=<config> -config.expand-env=true <flag>` if the binary is on PATH.
 

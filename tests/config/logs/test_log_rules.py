@@ -15,22 +15,14 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.config.logs.conftest import REPO, RULES_DIR
+from tests.config.logs.conftest import REPO, loki_rule_groups, loki_rules
 from tests.support.logql import check_logql
 
 SEVERITIES = {"critical", "warning", "info"}
 ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
 
 
-def _rules() -> list[dict[str, Any]]:
-    found = []
-    for path in sorted(RULES_DIR.rglob("*.y*ml")):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            found.extend(group["rules"])
-    return found
-
-
-RULES = _rules()
+RULES = loki_rules()
 ALERTS = [rule for rule in RULES if "alert" in rule]
 
 
@@ -107,14 +99,13 @@ def _minutes(duration: str | None) -> int:
 
 def _stand_in_rules(tmp: Path) -> Path:
     groups = []
-    for path in sorted(RULES_DIR.rglob("*.y*ml")):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            rules = [
-                {**rule, "expr": f'sum without (stand_in) (logql{{stand_in="{rule["alert"]}"}})'}
-                for rule in group["rules"]
-                if "alert" in rule
-            ]
-            groups.append({**group, "rules": rules})
+    for _, group in loki_rule_groups():
+        rules = [
+            {**rule, "expr": f'sum without (stand_in) (logql{{stand_in="{rule["alert"]}"}})'}
+            for rule in group["rules"]
+            if "alert" in rule
+        ]
+        groups.append({**group, "rules": rules})
     out = tmp / "stand_in.rules.yml"
     out.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
     return out

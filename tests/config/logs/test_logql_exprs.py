@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.config.logs.conftest import REPO, RULES_DIR
+from tests.config.logs.conftest import REPO, loki_rule_groups
 from tests.support.logql import check_logql
 
 # Labels a stream can have: promtail's (tests/config/logs/test_promtail.py) plus service_name,
@@ -62,11 +61,10 @@ def _dashboard_exprs(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
 def discover() -> list[tuple[str, str]]:
     """(where, expression) for every LogQL expression in the repository."""
     found: list[tuple[str, str]] = []
-    for path in sorted(RULES_DIR.rglob("*.y*ml")):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
-                name = rule.get("alert") or rule.get("record")
-                found.append((f"{path.relative_to(REPO)} {name}", rule["expr"]))
+    for path, group in loki_rule_groups():
+        for rule in group["rules"]:
+            name = rule.get("alert") or rule.get("record")
+            found.append((f"{path.relative_to(REPO)} {name}", rule["expr"]))
     for path in sorted((REPO / "grafana" / "dashboards").glob("*.json")):
         for where, expr in _dashboard_exprs(json.loads(path.read_text())):
             found.append((f"{path.relative_to(REPO)} {where}", expr))
