@@ -7,7 +7,6 @@ they appear; nothing is listed by hand.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.config.logs.conftest import REPO, loki_rule_groups
+from tests.support.grafana_dashboards import DASHBOARD_DIR, iter_panels, load_dashboards
 from tests.support.logql import check_logql
 
 # Labels a stream can have: promtail's (tests/config/logs/test_promtail.py) plus service_name,
@@ -32,14 +32,8 @@ def _is_loki(datasource: Any) -> bool:
     return isinstance(datasource, str) and "loki" in datasource.lower()
 
 
-def _panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for panel in panels:
-        yield panel
-        yield from _panels(panel.get("panels") or [])
-
-
 def _dashboard_exprs(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    for panel in _panels(dashboard.get("panels") or []):
+    for panel in iter_panels(dashboard):
         for target in panel.get("targets") or []:
             if _is_loki(target.get("datasource") or panel.get("datasource")) and target.get("expr"):
                 yield f"panel {panel.get('title')!r} {target.get('refId')}", target["expr"]
@@ -65,9 +59,9 @@ def discover() -> list[tuple[str, str]]:
         for rule in group["rules"]:
             name = rule.get("alert") or rule.get("record")
             found.append((f"{path.relative_to(REPO)} {name}", rule["expr"]))
-    for path in sorted((REPO / "grafana" / "dashboards").glob("*.json")):
-        for where, expr in _dashboard_exprs(json.loads(path.read_text())):
-            found.append((f"{path.relative_to(REPO)} {where}", expr))
+    for name, dashboard in load_dashboards().items():
+        for where, expr in _dashboard_exprs(dashboard):
+            found.append((f"{(DASHBOARD_DIR / name).relative_to(REPO)} {where}", expr))
     for path in sorted((REPO / "docs").rglob("*.md")):
         for i, block in enumerate(_FENCE.findall(path.read_text())):
             found.append((f"{path.relative_to(REPO)} block {i + 1}", block.strip()))
