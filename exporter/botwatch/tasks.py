@@ -82,10 +82,8 @@ class TaskMonitor:
 
         @functools.wraps(coro)
         async def iteration(*args: Any, **kwargs: Any) -> Any:
-            with self._errors.guard("tasks"):
-                # change_interval() may have moved it since the last iteration.
-                self._metrics.task_interval.labels(task).set(loop_interval(loop))
-            with self.iteration(task):
+            # The interval is published each time: change_interval() may have moved it.
+            with self.iteration(task, loop_interval(loop)):
                 return await coro(*args, **kwargs)
 
         iteration._botwatch_task = task  # type: ignore[attr-defined]
