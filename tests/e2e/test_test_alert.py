@@ -10,11 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from stackctl.testalert import main
 
-BOTH = {
-    "DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/x",
-    "TELEGRAM_BOT_TOKEN": "1:x",
-    "TELEGRAM_CHAT_ID": "-1",
-}
+from tests.support.fake_secrets import CHANNEL_SETTINGS
 
 
 def _is_test(message) -> bool:
@@ -24,7 +20,7 @@ def _is_test(message) -> bool:
 def test_reports_delivery_on_both_channels_then_resolves(chats, alertmanager, capsys):
     """The marked test alert reaches both channels, is reported delivered, then resolved."""
     start = time.monotonic()
-    assert main(["--url", alertmanager.url, "--timeout", "30"], BOTH) == 0
+    assert main(["--url", alertmanager.url, "--timeout", "30"], CHANNEL_SETTINGS) == 0
     out = capsys.readouterr().out
     assert "✓ discord   delivered" in out
     assert "✓ telegram  delivered" in out
@@ -37,7 +33,7 @@ def test_reports_delivery_on_both_channels_then_resolves(chats, alertmanager, ca
 def test_reports_a_failing_channel_with_the_reason(chats, alertmanager, capsys):
     """A channel whose API refuses (deleted webhook: 404) is reported failed, with a hint."""
     chats.discord.fail_always(404, match="BotwatchTestAlert")
-    assert main(["--url", alertmanager.url, "--timeout", "30"], BOTH) == 1
+    assert main(["--url", alertmanager.url, "--timeout", "30"], CHANNEL_SETTINGS) == 1
     out = capsys.readouterr().out
     assert "✗ discord   failed (" in out
     assert "check DISCORD_WEBHOOK_URL" in out
@@ -52,5 +48,5 @@ def test_without_channels_it_says_what_to_set(alertmanager, capsys):
 
 def test_a_stack_that_is_down_is_reported(capsys, free_port):
     """An Alertmanager that does not answer gives a clear message, not a traceback."""
-    assert main(["--url", f"http://127.0.0.1:{free_port()}"], BOTH) == 1
+    assert main(["--url", f"http://127.0.0.1:{free_port()}"], CHANNEL_SETTINGS) == 1
     assert "Is the stack up?" in capsys.readouterr().out

@@ -26,9 +26,12 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.chat_limits import discord_problems, parse_telegram_html, telegram_problems
-
-WEBHOOK_ID, WEBHOOK_TOKEN = "112233445566778899", "fake-webhook-token_for-tests"
-BOT_TOKEN, CHAT_ID = "123456789:AAFakeTokenForTestsOnly_abcdefghijklm", -1001234567890
+from tests.support.fake_secrets import (
+    DISCORD_WEBHOOK_ID,
+    DISCORD_WEBHOOK_TOKEN,
+    TELEGRAM_BOT_TOKEN,
+    TELEGRAM_CHAT_ID,
+)
 
 
 @dataclass
@@ -113,13 +116,16 @@ class FakeDiscord(_Fake):
 
     @property
     def webhook_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}"
+        return f"http://127.0.0.1:{self.port}/api/webhooks/{DISCORD_WEBHOOK_ID}/{DISCORD_WEBHOOK_TOKEN}"
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/api/webhooks/{id}/{token}", self._execute)]
 
     async def _execute(self, request: web.Request) -> web.Response:
-        if (request.match_info["id"], request.match_info["token"]) != (WEBHOOK_ID, WEBHOOK_TOKEN):
+        if (request.match_info["id"], request.match_info["token"]) != (
+            DISCORD_WEBHOOK_ID,
+            DISCORD_WEBHOOK_TOKEN,
+        ):
             self._record(404)
             return web.json_response({"message": "Unknown Webhook", "code": 10015}, status=404)
         raw = await request.text()
@@ -194,7 +200,7 @@ class FakeTelegram(_Fake):
         return web.json_response(body, status=code)
 
     async def _call(self, request: web.Request) -> web.Response:
-        if request.match_info["token"] != BOT_TOKEN:
+        if request.match_info["token"] != TELEGRAM_BOT_TOKEN:
             self._record(401)
             return self._error(401, "Unauthorized")
         if request.match_info["method"] != "sendMessage":
@@ -214,7 +220,7 @@ class FakeTelegram(_Fake):
             params = json.loads(raw)
         else:
             params = dict(urllib.parse.parse_qsl(raw))
-        if str(params.get("chat_id")) != str(CHAT_ID):
+        if str(params.get("chat_id")) != str(TELEGRAM_CHAT_ID):
             self._record(400)
             return self._error(400, "Bad Request: chat not found")
         text, mode = str(params.get("text", "")), params.get("parse_mode") or None
@@ -230,7 +236,7 @@ class FakeTelegram(_Fake):
         result = {
             "message_id": self._message_id,
             "date": int(time.time()),
-            "chat": {"id": CHAT_ID, "type": "supergroup", "title": "Botwatch tests"},
+            "chat": {"id": TELEGRAM_CHAT_ID, "type": "supergroup", "title": "Botwatch tests"},
             "text": visible,
         }
         return web.json_response({"ok": True, "result": result})

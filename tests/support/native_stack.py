@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from tests.support.chat_fakes import BOT_TOKEN, CHAT_ID, ChatFakes
+from tests.support.chat_fakes import ChatFakes
+from tests.support.fake_secrets import CHANNEL_SETTINGS, TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -192,9 +193,7 @@ def alerting_env(fakes: ChatFakes) -> dict[str, str]:
     """Settings for the renderer: both channels configured, links with known bases."""
     return {
         # Only "is it set" matters to the renderer; Alertmanager reads the URL from the secret file.
-        "DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/placeholder",
-        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-        "TELEGRAM_CHAT_ID": str(CHAT_ID),
+        **CHANNEL_SETTINGS,
         "TELEGRAM_WARNINGS": "true",
         "TELEGRAM_API_URL": fakes.telegram.api_url,
         "GRAFANA_URL": GRAFANA_URL,
@@ -214,8 +213,8 @@ def write_alertmanager_config(folder: Path, fakes: ChatFakes, *, fast: bool) -> 
     secrets = folder / "secrets"
     secrets.mkdir(parents=True, exist_ok=True)
     (secrets / "discord_webhook_url").write_text(fakes.discord.webhook_url + "\n")
-    (secrets / "telegram_bot_token").write_text(BOT_TOKEN + "\n")
-    (secrets / "telegram_chat_id").write_text(f"{CHAT_ID}\n")
+    (secrets / "telegram_bot_token").write_text(TELEGRAM_BOT_TOKEN + "\n")
+    (secrets / "telegram_chat_id").write_text(f"{TELEGRAM_CHAT_ID}\n")
     templates = str(REPO / "alertmanager" / "templates")
     render(alerting_env(fakes), folder, templates_dir=templates, secrets_dir=str(secrets))
     config = folder / "alertmanager.yml"

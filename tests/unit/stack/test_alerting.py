@@ -13,13 +13,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
 
 from stackctl.alerting import BASE, MARKER, check_alerting, render, rendered_section
 
+from tests.support.fake_secrets import (
+    DISCORD_WEBHOOK_ID,
+    DISCORD_WEBHOOK_URL,
+    TELEGRAM_BOT_TOKEN,
+    TELEGRAM_CHAT_ID,
+)
+
 REPO = Path(__file__).resolve().parents[3]
 TEMPLATES = str(REPO / "alertmanager" / "templates")
-WEBHOOK = "https://discord.com/api/webhooks/123456789012345678/" + "w" * 68
-TOKEN = "123456789:" + "T" * 35
-CHAT = "-1001234567890"
-DISCORD = {"DISCORD_WEBHOOK_URL": WEBHOOK}
-TELEGRAM = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": CHAT}
+DISCORD = {"DISCORD_WEBHOOK_URL": DISCORD_WEBHOOK_URL}
+TELEGRAM = {"TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN, "TELEGRAM_CHAT_ID": str(TELEGRAM_CHAT_ID)}
 
 # Settings → the integrations each receiver must have. Receiver names are the routing tree's.
 ALL = ("critical", "warning", "info-digest", "telegram-failover", "discord-failover", "test-alert")
@@ -124,7 +128,7 @@ class TestChannelCombinations:
 
     def test_half_configured_telegram_is_not_a_channel(self, tmp_path):
         """A bot token without a chat id renders no Telegram notifier (the preflight flags it)."""
-        channels, config = _render(tmp_path, {"TELEGRAM_BOT_TOKEN": TOKEN})
+        channels, config = _render(tmp_path, {"TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN})
         assert channels == []
         assert all(not found for found in _integrations(config).values())
 
@@ -134,7 +138,12 @@ class TestSecrets:
         """Webhook URL, bot token and chat id appear nowhere in the rendered config."""
         render({**DISCORD, **TELEGRAM}, tmp_path)
         text = (tmp_path / "alertmanager.yml").read_text()
-        for secret in (WEBHOOK, "123456789012345678", TOKEN, CHAT):
+        for secret in (
+            DISCORD_WEBHOOK_URL,
+            DISCORD_WEBHOOK_ID,
+            TELEGRAM_BOT_TOKEN,
+            str(TELEGRAM_CHAT_ID),
+        ):
             assert secret not in text
 
     def test_notifiers_read_the_compose_secret_files(self, tmp_path):

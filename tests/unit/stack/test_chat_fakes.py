@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.support.chat_fakes import BOT_TOKEN, CHAT_ID, ChatFakes
+from tests.support.chat_fakes import ChatFakes
 from tests.support.chat_limits import parse_telegram_html, telegram_problems
+from tests.support.fake_secrets import TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def discord(fakes):
 
 @pytest.fixture
 def telegram(fakes):
-    def send(text: str, chat=CHAT_ID, token=BOT_TOKEN):
+    def send(text: str, chat=TELEGRAM_CHAT_ID, token=TELEGRAM_BOT_TOKEN):
         body = {"chat_id": str(chat), "text": text, "parse_mode": "HTML"}
         return requests.post(
             f"{fakes.telegram.api_url}/bot{token}/sendMessage", json=body, timeout=5

@@ -16,8 +16,8 @@ from stackctl import envfile
 from stackctl.checks import check_ports_free, check_settings
 from stackctl.up import up
 
-WEBHOOK = "https://discord.com/api/webhooks/123456789012345678/" + "a" * 68
-TOKEN = "123456789:" + "A" * 35
+from tests.support.fake_secrets import CHANNEL_SETTINGS, TELEGRAM_BOT_TOKEN
+
 FAKE_DOCKER = """#!/bin/sh
 echo "$@" >> "{log}"
 case "$1 $2" in
@@ -93,8 +93,7 @@ class TestSettings:
 
     def test_valid_channels_pass(self, example):
         """A real-shaped webhook URL, bot token and negative group chat id are accepted."""
-        example |= {"DISCORD_WEBHOOK_URL": WEBHOOK, "TELEGRAM_BOT_TOKEN": TOKEN}
-        example["TELEGRAM_CHAT_ID"] = "-1001234567890"
+        example |= CHANNEL_SETTINGS
         assert messages(example) == []
 
     def test_malformed_webhook_url(self, example):
@@ -108,7 +107,7 @@ class TestSettings:
 
     def test_non_numeric_chat_id(self, example):
         """A chat id given as a @name is refused with where to find the number."""
-        example |= {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": "@mychannel"}
+        example |= {"TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN, "TELEGRAM_CHAT_ID": "@mychannel"}
         assert messages(example) == [
             "  ✗ TELEGRAM_CHAT_ID: must be a numeric chat id (groups are negative, e.g. "
             "-1001234567890), not '@mychannel'; @userinfobot tells yours"
@@ -116,7 +115,7 @@ class TestSettings:
 
     def test_telegram_needs_both_settings(self, example):
         """A bot token without a chat id names the missing setting."""
-        example["TELEGRAM_BOT_TOKEN"] = TOKEN
+        example["TELEGRAM_BOT_TOKEN"] = TELEGRAM_BOT_TOKEN
         assert messages(example) == [
             "  ✗ TELEGRAM_CHAT_ID: is empty but Telegram needs both the bot token and the chat id"
         ]
