@@ -30,10 +30,8 @@ async def run() -> int:
     Returns the exit status: 0 after a signal, 1 if the bot itself stopped with an error
     (a bad token, say), so a supervisor sees the failure.
     """
-    obs = botwatch.setup(
-        service=os.environ.get("BOTWATCH_SERVICE") or "bot",
-        version=os.environ.get("BOTWATCH_VERSION") or botwatch.__version__,
-    )
+    # The service name comes from BOTWATCH_SERVICE (default "bot"), as for any bot.
+    obs = botwatch.setup(version=os.environ.get("BOTWATCH_VERSION") or botwatch.__version__)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
