@@ -8,14 +8,9 @@ from dataclasses import dataclass
 HOUR = 3600.0
 
 
-def _float(name: str, default: float) -> float:
+def _float(name: str, default: float | None = None) -> float | None:
     raw = os.environ.get(name, "").strip()
     return float(raw) if raw else default
-
-
-def _optional_float(name: str) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else None
 
 
 def in_window(since_first: float, every: float, length: float) -> bool:
@@ -86,7 +81,7 @@ class DemoSettings:
             burst_every=_float("BOTWATCH_DEMO_BURST_EVERY", cls.burst_every),
             burst_length=_float("BOTWATCH_DEMO_BURST_LENGTH", cls.burst_length),
             force_burst=os.environ.get("BOTWATCH_DEMO_FORCE_BURST", "") in ("1", "true", "yes"),
-            spike_every=_optional_float("BOTWATCH_DEMO_SPIKE_EVERY"),
+            spike_every=_float("BOTWATCH_DEMO_SPIKE_EVERY"),
             spike_length=_float("BOTWATCH_DEMO_SPIKE_LENGTH", cls.spike_length),
             reconnect_every=_float("BOTWATCH_DEMO_RECONNECT_EVERY", cls.reconnect_every),
             rate_limit=_float("BOTWATCH_DEMO_RATE_LIMIT", cls.rate_limit),
