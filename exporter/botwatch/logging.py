@@ -23,6 +23,7 @@ from pythonjsonlogger.core import RESERVED_ATTRS, merge_record_extra
 from . import context
 from .cardinality import Family
 from .errors import ErrorReporter
+from .metrics import LOG_LEVELS
 
 try:
     from pythonjsonlogger.orjson import OrjsonFormatter as _BaseFormatter
@@ -31,13 +32,8 @@ except ImportError:  # orjson has no wheel for this platform: same output, slowe
 
 __all__ = ["JsonFormatter", "LineWriter", "LogHandler", "install_record_factory", "loguru_sink"]
 
-LEVEL_NAMES = {
-    logging.DEBUG: "debug",
-    logging.INFO: "info",
-    logging.WARNING: "warning",
-    logging.ERROR: "error",
-    logging.CRITICAL: "critical",
-}
+# The names log_records_total{level} is bound with up front, by stdlib level number.
+LEVEL_NAMES = {getattr(logging, name.upper()): name for name in LOG_LEVELS}
 # Attributes this module puts on records; the formatter places them itself.
 CONTEXT_FIELDS = ("correlation_id", "command", "trace_id", "sentry_event_id")
 _SKIP = frozenset(RESERVED_ATTRS) | set(CONTEXT_FIELDS) | {"message", "asctime"}
