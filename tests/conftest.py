@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.support import net
 
 REPO = Path(__file__).resolve().parent.parent
 TOOLS_BIN = REPO / ".tools" / "bin"
@@ -39,13 +40,7 @@ def tool() -> Callable[[str], str]:
     return find
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def free_port() -> Callable[[], int]:
     """A function returning a TCP port on 127.0.0.1 that is free right now."""
-    return _free_port
+    return net.free_port

@@ -14,11 +14,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -28,6 +25,7 @@ import yaml
 
 from tests.support.chat_fakes import ChatFakes
 from tests.support.fake_secrets import CHANNEL_SETTINGS, TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID
+from tests.support.net import free_port, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -40,30 +38,6 @@ FAST_FOR = "2s"
 # Link bases used in rendered messages, so tests can assert full URLs.
 GRAFANA_URL = "http://grafana.example.test:3000"
 RUNBOOK_BASE_URL = "https://git.example.test/botwatch/blob/main"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float, *, process: subprocess.Popen | None = None) -> None:
-    """Wait until url answers 200, failing early (with the reason) if the process exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(
-                f"{process.args[0]} exited with {process.returncode} before {url} answered"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
 
 
 class Process:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
 
 import bootstrap_tools as bootstrap
+
+from tests.support.net import wait_http
 
 CONFIG = tomllib.loads((Path(bootstrap.__file__).parent / "tools.toml").read_text())
 
@@ -36,16 +36,9 @@ def test_alertmanager_loads_a_config(tool, free_port, tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as r:
-                    assert r.status == 200
-                    return
-            except OSError:
-                assert process.poll() is None, process.stderr.read().decode()
-                time.sleep(0.2)
-        pytest.fail("alertmanager never became ready")
+        wait_http(f"http://127.0.0.1:{port}/-/ready", 20, process=process)
+    except RuntimeError as exited:
+        pytest.fail(f"{exited}\n{process.stderr.read().decode()}")
     finally:
         process.terminate()
         process.wait(timeout=10)
