@@ -42,20 +42,13 @@ def check_docker(docker: str = "docker") -> None:
 class Compose:
     """`docker compose` bound to this repository's compose file and .env."""
 
-    def __init__(
-        self,
-        root: Path,
-        command: tuple[str, ...] = ("docker", "compose"),
-        project: str | None = None,
-    ) -> None:
+    def __init__(self, root: Path, command: tuple[str, ...] = ("docker", "compose")) -> None:
         self.root = root
         self.base = [
             *command,
             *("--project-directory", str(root), "-f", str(root / "compose.yaml")),
             *("--env-file", str(root / ".env")),
         ]
-        if project:
-            self.base += ["-p", project]
 
     def run(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*self.base, *args], cwd=self.root, text=True, capture_output=capture)
