@@ -396,35 +396,24 @@ class DiscordInstrumentation:
         def own_shard(_: tuple) -> str:
             return str(getattr(self.bot, "shard_id", None) or 0)
 
-        def transition(connected: bool, counter=None):
-            def make(pick):
-                def handler(args: tuple) -> None:
-                    shard = pick(args)
-                    self._set_connected(shard, connected)
-                    if counter is not None:
-                        counter.labels(shard).inc()
+        # AutoShardedClient dispatches both "connect" and "shard_connect": heed only the
+        # shard_* events, which name their shard.
+        prefix, pick = ("shard_", shard_of) if sharded else ("", own_shard)
 
-                return handler
+        def transition(connected: bool, counter=None) -> Callable[[tuple], None]:
+            def handler(args: tuple) -> None:
+                shard = pick(args)
+                self._set_connected(shard, connected)
+                if counter is not None:
+                    counter.labels(shard).inc()
 
-            return make
+            return handler
 
-        up = transition(True)
-        down = transition(False, self._m.gateway_disconnects)
-        resumed = transition(True, self._m.gateway_resumes)
-
-        if sharded:
-            # AutoShardedClient dispatches both "connect" and "shard_connect"; use the latter.
-            return {
-                "shard_connect": up(shard_of),
-                "shard_ready": up(shard_of),
-                "shard_disconnect": down(shard_of),
-                "shard_resumed": resumed(shard_of),
-            }
         return {
-            "connect": up(own_shard),
-            "ready": up(own_shard),
-            "disconnect": down(own_shard),
-            "resumed": resumed(own_shard),
+            f"{prefix}connect": transition(True),
+            f"{prefix}ready": transition(True),
+            f"{prefix}disconnect": transition(False, self._m.gateway_disconnects),
+            f"{prefix}resumed": transition(True, self._m.gateway_resumes),
         }
 
     def _set_connected(self, shard: str, connected: bool) -> None:
