@@ -60,7 +60,7 @@ class Observability:
         self.log_handler: bw_logging.LogHandler | None = None
         if configure_logging:
             self._configure_logging(log_stream, logging.getLogger() if logger is None else logger)
-        self.sentry = bw_sentry.init(settings, release=settings.version)
+        self.sentry = bw_sentry.init(settings)
         if self.sentry is not None and self.log_handler is not None:
             self.log_handler.before_emit = self.sentry.capture_log
         self.operations = Operations(

@@ -88,7 +88,7 @@ class SentryBridge:
         sentry_sdk.flush(timeout=timeout)
 
 
-def init(settings: Settings, *, release: str) -> SentryBridge | None:
+def init(settings: Settings) -> SentryBridge | None:
     """Initialise sentry-sdk when a DSN is configured and the SDK is installed."""
     if not settings.sentry_dsn:
         return None
@@ -101,7 +101,7 @@ def init(settings: Settings, *, release: str) -> SentryBridge | None:
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.sentry_environment,
-        release=release,
+        release=settings.version,
         # No PII: send_default_pii stays at its default (off). Recent sentry-sdk releases
         # deprecate passing it at all, in favour of data_collection, which 2.0 lacks.
         traces_sampler=bridge.traces_sampler,
