@@ -24,6 +24,7 @@ import pytest
 
 from tests.support.chat_fakes import ChatFakes
 from tests.support.native_stack import NativeStack
+from tests.support.polling import poll
 
 RUNS = int(os.environ.get("BOTWATCH_BENCH_ALERT_RUNS", "3"))
 TARGET_MEDIAN_SECONDS = 60
@@ -33,13 +34,6 @@ def _bot_is_up(prometheus_url: str) -> bool:
     query = urllib.parse.urlencode({"query": 'up{job="bot"} == 1'})
     with urllib.request.urlopen(f"{prometheus_url}/api/v1/query?{query}", timeout=5) as response:
         return bool(json.load(response)["data"]["result"])
-
-
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} within {timeout}s"
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +51,8 @@ def test_bot_death_to_discord_page(shipped_stack, capsys, record_property):
     bot, discord = shipped_stack.bot, shipped_stack.fakes.discord
     latencies = []
     for _ in range(RUNS):
-        _wait(lambda: _bot_is_up(shipped_stack.prometheus.url), 60, "the bot is scraped as up")
+        up = poll(lambda: _bot_is_up(shipped_stack.prometheus.url), 60, every=0.5)
+        assert up, "the bot is scraped as up within 60s"
         killed = time.monotonic()
         bot.kill()
         page = discord.wait_for(

@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.support.polling import poll
+
 
 def _alert(name: str, severity: str, service: str, instance: str) -> dict:
     labels = {"alertname": name, "severity": severity, "service": service, "instance": instance}
@@ -105,10 +107,8 @@ def test_down_alerts_group_per_instance_and_others_per_service(post, alertmanage
 
 def test_watchdog_is_routed_to_no_chat(alertmanager, chats):
     """The real Watchdog from Prometheus reaches Alertmanager, routed to the chat-less receiver."""
-    deadline = time.monotonic() + 30
-    while not (watchdog := alertmanager.get("alerts?filter=alertname%3D%22Watchdog%22")):
-        assert time.monotonic() < deadline, "Prometheus never sent the Watchdog"
-        time.sleep(0.5)
+    watchdog = poll(lambda: alertmanager.get("alerts?filter=alertname%3D%22Watchdog%22"), 30, 0.5)
+    assert watchdog, "Prometheus never sent the Watchdog"
     assert [r["name"] for r in watchdog[0]["receivers"]] == ["blackhole"]
     for fake in (chats.discord, chats.telegram):
         assert not [m for m in fake.messages if "Watchdog" in m.title]

@@ -26,6 +26,7 @@ from tests.support.grafana_dashboards import (
     variable_selectors,
     variable_values,
 )
+from tests.support.polling import poll
 from tests.support.stack_metrics import STACK_METRICS
 
 BOT_DASHBOARDS = {"overview.json", "commands.json"}
@@ -116,16 +117,15 @@ def firing_alert_labels(prometheus: str) -> list[dict[str, str]]:
 
 def test_alert_lists_leave_out_the_real_watchdog(prometheus):
     """Watchdog fires in the rules API the alert lists read, and every alert list drops it."""
-    deadline = time.monotonic() + 60  # the first rule evaluation after startup
-    while True:
-        watchdog = [
+    watchdog = poll(
+        lambda: [
             labels
             for labels in firing_alert_labels(prometheus.url)
             if labels.get("alertname") == "Watchdog"
-        ]
-        if watchdog or time.monotonic() > deadline:
-            break
-        time.sleep(2)
+        ],
+        60,  # the first rule evaluation after startup
+        every=2,
+    )
     assert watchdog
     lists = alert_lists()
     assert lists

@@ -9,13 +9,13 @@ library really exports, that the recording rules dashboards depend on have data,
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
 
 from tests.config.prometheus.conftest import rules
+from tests.support.polling import poll
 
 DEADLINE = 90  # seconds; with the fast 1s scrape and evaluation most data is there within 10s
 
@@ -32,13 +32,9 @@ def _query(prometheus, expr: str) -> list[dict]:
 
 
 def _wait_for(check, what: str):
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            assert result, f"no {what} within {DEADLINE}s"
-            return result
-        time.sleep(1)
+    result = poll(check, DEADLINE)
+    assert result, f"no {what} within {DEADLINE}s"
+    return result
 
 
 def test_every_rule_evaluates_without_error(prometheus):

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
+from tests.support.polling import poll
+
 pytestmark = pytest.mark.stack
 
 T = TypeVar("T")
@@ -26,14 +28,10 @@ BOT_IMAGE = "botwatch-bot:local"  # built by the stack (compose.yaml, service bo
 
 def wait_for(check: Callable[[], T | None], timeout: float, what: str, every: float = 5) -> T:
     """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
+    result = poll(check, timeout, every)
+    if not result:
+        pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+    return result
 
 
 class Loki:
