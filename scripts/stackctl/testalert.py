@@ -27,6 +27,7 @@ from pathlib import Path
 
 from . import envfile
 from .alerting import configured_channels
+from .up import local_host
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTNAME = "BotwatchTestAlert"
@@ -127,9 +128,7 @@ def _settings() -> dict[str, str]:
 
 
 def _default_url(settings: Mapping[str, str]) -> str:
-    host = settings.get("BIND_ADDRESS", "127.0.0.1")
-    host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
-    return f"http://{host}:{settings.get('ALERTMANAGER_PORT', '9093') or '9093'}"
+    return f"http://{local_host(settings)}:{settings.get('ALERTMANAGER_PORT', '9093') or '9093'}"
 
 
 def main(argv: list[str], settings: Mapping[str, str] | None = None) -> int:

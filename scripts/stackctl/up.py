@@ -81,9 +81,14 @@ def wait_healthy(compose: Compose, out: TextIO, timeout: float = HEALTH_TIMEOUT)
     return False
 
 
-def urls(settings: Mapping[str, str]) -> list[tuple[str, str, str]]:
+def local_host(settings: Mapping[str, str]) -> str:
+    """The address this machine reaches the published ports on (a wildcard bind → 127.0.0.1)."""
     host = settings.get("BIND_ADDRESS", "127.0.0.1")
-    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def urls(settings: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    host = local_host(settings)
     return [
         ("Grafana", f"http://{host}:{settings['GRAFANA_PORT']}", "dashboards and logs"),
         ("Prometheus", f"http://{host}:{settings['PROMETHEUS_PORT']}", "metrics and alert rules"),
