@@ -27,6 +27,7 @@ class Stack:
     project: str
     root: Path
     urls: dict[str, str]
+    grafana_password: str  # the admin password written into the stack's .env
 
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -68,10 +69,11 @@ def compose_stack(docker_client, tmp_path_factory, free_port) -> Iterator[Stack]
     env = (REPO / ".env.example").read_text()
     for service, key in PORT_KEYS.items():
         env = env.replace(f"\n{key}=", f"\n{key}={ports[service]}\n# was: ")
-    env = env.replace("GRAFANA_ADMIN_PASSWORD=", f"GRAFANA_ADMIN_PASSWORD={uuid.uuid4().hex}")
+    password = uuid.uuid4().hex
+    env = env.replace("GRAFANA_ADMIN_PASSWORD=", f"GRAFANA_ADMIN_PASSWORD={password}")
     (root / ".env").write_text(env)
     project = f"botwatch-test-{uuid.uuid4().hex[:8]}"
-    stack = Stack(project, root, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()})
+    stack = Stack(project, root, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}, password)
     environment = {
         **os.environ,
         "COMPOSE_PROJECT_NAME": project,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
@@ -34,13 +33,6 @@ ERROR_PANELS_JS = """
 """
 
 
-def admin_password(root: Path) -> str:
-    for line in (root / ".env").read_text().splitlines():
-        if line.startswith("GRAFANA_ADMIN_PASSWORD="):
-            return line.split("=", 1)[1]
-    raise AssertionError("no GRAFANA_ADMIN_PASSWORD in the stack's .env")
-
-
 @dataclass
 class Grafana:
     base: str
@@ -55,8 +47,8 @@ class Grafana:
 
 @pytest.fixture(scope="module")
 def grafana(compose_stack) -> Grafana:
-    """The stack's Grafana, as admin (basic auth, the password `make up` wrote)."""
-    return Grafana(compose_stack.urls["grafana"], ("admin", admin_password(compose_stack.root)))
+    """The stack's Grafana, as admin (basic auth, the password compose_stack put in .env)."""
+    return Grafana(compose_stack.urls["grafana"], ("admin", compose_stack.grafana_password))
 
 
 class TestProvisioning:
