@@ -11,6 +11,7 @@ lists, which run no query: they read Prometheus's rules API, checked here agains
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 
@@ -45,10 +46,15 @@ def core_queries() -> list[Query]:
     ]
 
 
+@functools.cache
+def default_values(dashboard: str) -> dict[str, str]:
+    """The dashboard's default variable values (read once, not on every poll of every query)."""
+    return variable_values(load_dashboards()[dashboard])
+
+
 def live_expr(query: Query, range_seconds: int) -> str:
     """The query with the dashboard's default variables and live interval values."""
-    values = variable_values(load_dashboards()[query.dashboard])
-    return expand(query.expr, values | {"__range": f"{range_seconds}s"})
+    return expand(query.expr, default_values(query.dashboard) | {"__range": f"{range_seconds}s"})
 
 
 def has_data(prometheus: str, query: Query, range_seconds: int) -> bool:
