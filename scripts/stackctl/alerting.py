@@ -54,6 +54,11 @@ def configured_channels(env: Mapping[str, str]) -> list[str]:
     return channels
 
 
+def alert_timezone(env: Mapping[str, str]) -> str:
+    """The IANA zone the quiet hours are in (ALERT_TIMEZONE, UTC when empty)."""
+    return env.get("ALERT_TIMEZONE", "").strip() or "UTC"
+
+
 def check_alerting(env: Mapping[str, str]) -> list[Problem]:
     """Problems in the settings only this module reads (the channel settings are in checks.py)."""
     problems = []
@@ -65,7 +70,7 @@ def check_alerting(env: Mapping[str, str]) -> list[Problem]:
         )
     elif match and match[1] + match[2] == match[3] + match[4]:
         problems.append(Problem("ALERT_QUIET_HOURS", "start and end are equal; leave it empty"))
-    zone = env.get("ALERT_TIMEZONE", "UTC").strip() or "UTC"
+    zone = alert_timezone(env)
     try:
         zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -99,7 +104,7 @@ def _quiet_hours(env: Mapping[str, str]) -> list[dict]:
         if end != "00:00":
             times.append({"start_time": "00:00", "end_time": end})
     interval: dict = {"times": times}
-    zone = env.get("ALERT_TIMEZONE", "UTC").strip() or "UTC"
+    zone = alert_timezone(env)
     if zone != "UTC":
         interval["location"] = zone
     return [interval]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import envfile
-from .alerting import check_alerting
+from .alerting import alert_timezone, check_alerting
 from .alerting import render as render_alertmanager
 from .checks import Problem, check_ports_free, check_settings, port_in_use
 from .docker import Compose, DockerUnavailable, check_docker
@@ -46,8 +46,7 @@ def load_settings(root: Path, out: TextIO) -> tuple[dict[str, str], list[Problem
 def render(root: Path, settings: Mapping[str, str]) -> list[str]:
     """Write the secret files and the Alertmanager config; returns the configured channels."""
     write_secrets(settings, root / ".secrets")
-    zone = settings.get("ALERT_TIMEZONE", "").strip() or "UTC"
-    copy_zone(zone, root / ".generated" / "zoneinfo")
+    copy_zone(alert_timezone(settings), root / ".generated" / "zoneinfo")
     return render_alertmanager(settings, root / ".generated" / "alertmanager")
 
 
