@@ -22,15 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from stackctl.alerting import render
+from stackctl.testalert import post_alerts
 
 from tests.support.chat_fakes import ChatFakes
 from tests.support.fake_secrets import CHANNEL_SETTINGS, TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID
 from tests.support.net import free_port, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
-from stackctl.alerting import render  # noqa: E402  (scripts/ is not a package on the path)
-from stackctl.testalert import post_alerts  # noqa: E402
 
 # The alerts whose `for` the fast mode shortens: the ones end-to-end tests wait for.
 FAST_ALERTS = {"BotDown", "AlertmanagerNotificationsFailing"}

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
-
 from stackctl.alerting import BASE, render
 
 from tests.config.logs.conftest import loki_rules
 from tests.config.prometheus.conftest import alert_cases, alerts
+from tests.support.fake_secrets import CHANNEL_SETTINGS
 
 REPO = Path(__file__).resolve().parents[3]
 CASES = yaml.safe_load((REPO / "alertmanager" / "tests" / "routing.yml").read_text())
-DISCORD = {"DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/x"}
-TELEGRAM = {"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_CHAT_ID": "-1"}
+DISCORD = {"DISCORD_WEBHOOK_URL": CHANNEL_SETTINGS["DISCORD_WEBHOOK_URL"]}
+TELEGRAM = {k: CHANNEL_SETTINGS[k] for k in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID")}
 COMBINATIONS = {
     "neither": {},
     "discord": DISCORD,

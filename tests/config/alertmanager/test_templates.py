@@ -10,15 +10,11 @@ import copy
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
-
 from stackctl.alerting import render
 
 from tests.support.chat_limits import (
@@ -27,6 +23,7 @@ from tests.support.chat_limits import (
     telegram_problems,
     utf16_len,
 )
+from tests.support.fake_secrets import CHANNEL_SETTINGS
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -44,9 +41,7 @@ def messages(tmp_path_factory) -> dict[tuple[str, bool], str]:
     found = {}
     for with_base in (True, False):
         env = {
-            "DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/x",
-            "TELEGRAM_BOT_TOKEN": "1:x",
-            "TELEGRAM_CHAT_ID": "-1",
+            **CHANNEL_SETTINGS,
             "GRAFANA_URL": GRAFANA,
             "RUNBOOK_BASE_URL": RUNBOOKS if with_base else "",
         }

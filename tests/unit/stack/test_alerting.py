@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
-
 from stackctl.alerting import BASE, MARKER, check_alerting, render, rendered_section
 
 from tests.support.fake_secrets import (

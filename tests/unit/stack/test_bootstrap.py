@@ -7,11 +7,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
-
 import bootstrap_tools as bootstrap
+import pytest
 
 from tests.support.net import wait_http
 

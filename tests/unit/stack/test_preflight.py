@@ -5,13 +5,9 @@ from __future__ import annotations
 import io
 import shutil
 import socket
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
-
 from stackctl import envfile
 from stackctl.checks import check_ports_free, check_settings
 from stackctl.up import up
