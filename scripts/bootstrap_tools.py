@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-VERSION_RE = re.compile(r"(?:version\s+|v)(\d+)\.(\d+)\.(\d+)")
+# "version 3.5.3", "v2.40.3", or a bare "2.11.4" at the start of a line (Debian's caddy).
+VERSION_RE = re.compile(r"(?:version\s+|v|^)(\d+)\.(\d+)\.(\d+)", re.MULTILINE)
 # Where Debian's alertmanager looks for its built-in templates (it does not embed them).
 DEBIAN_TEMPLATE_DIR = Path("/usr/share/prometheus/alertmanager")
 

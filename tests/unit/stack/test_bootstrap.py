@@ -75,6 +75,13 @@ class TestSources:
         assert not bootstrap.accepted("3.51.0", ("3.5",))
         assert not bootstrap.accepted(None, ("3.5",))
 
+    @pytest.mark.parametrize(
+        "output", ["prometheus, version 2.11.4 (branch: HEAD)", "v2.11.4 h1:abc", "2.11.4\n"]
+    )
+    def test_version_forms(self, output):
+        """Versions are read whether prefixed with "version ", with "v", or bare on their line."""
+        assert bootstrap.VERSION_RE.search(output).groups() == ("2", "11", "4")
+
     def test_repository_names_no_mirror_host(self, repo):
         """No Debian mirror host is written into the bootstrap or its pins."""
         for path in (repo / "scripts" / "bootstrap_tools.py", repo / "scripts" / "tools.toml"):
