@@ -46,7 +46,7 @@ $(VENV)/.installed: requirements-dev.txt exporter/pyproject.toml
 
 venv: $(VENV)/.installed ## Build .venv with the pinned dev dependencies
 
-tools: ## Install the real test tools (prometheus, promtool, alertmanager, amtool, docker-compose, caddy) into .tools/bin
+tools: ## Install the real test tools listed in scripts/tools.toml into .tools/bin
 	@echo "Test tools (scripts/tools.toml):"
 	@$(PYTHON) scripts/bootstrap_tools.py
 	@echo "LogQL parser (scripts/logql/package-lock.json):"

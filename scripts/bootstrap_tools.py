@@ -43,6 +43,8 @@ class Tool:
     path: str
     upstream: str | None
     needs_templates: bool
+    # Debian's victoria-metrics prints an empty version: its package's version is recorded instead.
+    version_from_package: bool
 
 
 def load_tools(config: dict) -> list[Tool]:
@@ -54,6 +56,7 @@ def load_tools(config: dict) -> list[Tool]:
             path=spec["path"],
             upstream=spec.get("upstream"),
             needs_templates=spec.get("needs_templates", False),
+            version_from_package=spec.get("version_from_package", False),
         )
         for name, spec in config["tools"].items()
     ]
@@ -72,6 +75,20 @@ def binary_version(binary: Path | str) -> str | None:
         if match:
             return ".".join(match.groups())
     return None
+
+
+def version_stamp(target: Path) -> Path:
+    """Where the package version of a tool that prints none is recorded, beside its link."""
+    return target.with_name(f".{target.name}.version")
+
+
+def installed_version(tool: Tool, target: Path) -> str | None:
+    """The x.y.z of an installed tool: what it prints, or the recorded version of its package."""
+    if not tool.version_from_package:
+        return binary_version(target)
+    stamp = version_stamp(target)
+    match = re.match(r"(?:\d+:)?(\d+\.\d+\.\d+)", stamp.read_text()) if stamp.exists() else None
+    return match.group(1) if match else None
 
 
 def accepted(version: str | None, series: tuple[str, ...]) -> bool:
@@ -228,7 +245,7 @@ class Installer:
     def install(self, tool: Tool) -> tuple[str, str]:
         """Put a working `tool` into .tools/bin; returns (source, version)."""
         target = self.bin / tool.name
-        current = binary_version(target) if target.exists() else None
+        current = installed_version(tool, target) if target.exists() else None
         if accepted(current, tool.series):
             return "cached", current or ""
         errors = []
@@ -238,7 +255,7 @@ class Installer:
             except ToolError as exc:
                 errors.append(str(exc))
                 continue
-            version = binary_version(target)
+            version = installed_version(tool, target)
             if accepted(version, tool.series):
                 return label, version or ""
             errors.append(f"{label} gave version {version}, need {'/'.join(tool.series)}.x")
@@ -247,6 +264,7 @@ class Installer:
 
     def _link(self, real: Path, target: Path, wrap_share: Path | None = None) -> None:
         target.unlink(missing_ok=True)
+        version_stamp(target).unlink(missing_ok=True)
         if wrap_share is None:
             target.symlink_to(real)
         else:
@@ -266,15 +284,18 @@ class Installer:
 
     def _from_debian(self, tool: Tool, target: Path) -> str:
         dest = self.pkgs / tool.package
-        if not (dest / tool.path).exists():
+        unpacked = dest / ".debian-version"
+        if not (dest / tool.path).exists() or not unpacked.exists():
             shutil.rmtree(dest, ignore_errors=True)
-            version = self.debian.extract(tool.package, dest)
-        else:
-            version = "(already unpacked)"
+            unpacked.parent.mkdir(parents=True, exist_ok=True)
+            unpacked.write_text(self.debian.extract(tool.package, dest))
+        version = unpacked.read_text()
         wrap = None
         if tool.needs_templates and not (DEBIAN_TEMPLATE_DIR / "default.tmpl").exists():
             wrap = dest / "usr" / "share"
         self._link(dest / tool.path, target, wrap)
+        if tool.version_from_package:
+            version_stamp(target).write_text(version)
         return f"Debian {self.debian.suite} package {tool.package} {version}"
 
     def _from_upstream(self, tool: Tool, target: Path) -> str:
@@ -300,9 +321,9 @@ def main(argv: list[str] | None = None) -> int:
             source, version = installer.install(tool)
         except ToolError as exc:
             failed.append(tool.name)
-            print(f"  {tool.name:15} FAILED: {exc}", file=sys.stderr)
+            print(f"  {tool.name:17} FAILED: {exc}", file=sys.stderr)
             continue
-        print(f"  {tool.name:15} {version:10} from {source}")
+        print(f"  {tool.name:17} {version:10} from {source}")
     if failed:
         print(
             f"make tools: could not provide {', '.join(failed)}. Install them on PATH "
