@@ -56,10 +56,13 @@ lint: venv ## Lint and format-check the Python code (ruff)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 
+# The native suite only: tests marked `stack` (tests/stack) are deselected even where Docker runs,
+# so `make test` never pulls images or starts containers; `make test-stack` runs them.
 test: venv tools lint ## Run the whole test suite without Docker (what CI runs)
-	@$(VPY) -m pytest $(PYTEST_ARGS)
+	@$(VPY) -m pytest -m "not stack" $(PYTEST_ARGS)
 
 test-stack: venv ## Bring the real stack up under Docker and test it end to end
+	@echo "make test-stack: tests/stack against a real Docker stack (pulls the pinned images, starts a throw-away project)"
 	@$(VPY) -m pytest -m stack tests/stack -v $(PYTEST_ARGS)
 
 bench: venv tools ## Benchmarks: library overhead vs baselines, and seconds from bot death to alert
