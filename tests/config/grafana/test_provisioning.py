@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -13,6 +14,8 @@ import yaml
 from tests.support.grafana_dashboards import DASHBOARD_DIR, DATASOURCE_FILE, REPO
 from tests.support.logql import parse_logql
 
+# The provisioning folders Grafana reads at every start (pkg/services/provisioning/provisioning.go).
+GRAFANA_PROVISIONING_FOLDERS = ("datasources", "plugins", "alerting", "dashboards")
 PROVIDER_FILE = REPO / "grafana" / "provisioning" / "dashboards" / "botwatch.yml"
 DATASOURCES = {ds["uid"]: ds for ds in yaml.safe_load(DATASOURCE_FILE.read_text())["datasources"]}
 
@@ -140,6 +143,39 @@ class TestComposeWiring:
         mounts = {v["target"]: v["source"] for v in grafana_service["volumes"]}
         assert mounts["/etc/grafana/provisioning"] == str(REPO / "grafana" / "provisioning")
         assert mounts["/var/lib/grafana/dashboards"] == str(DASHBOARD_DIR)
+
+    def test_every_folder_grafana_scans_at_start_is_readable(self, grafana_service):
+        """Each folder Grafana's provisioning reads at start exists in the mounted tree.
+
+        A missing one is an error line at every start ("Failed to read plugin provisioning files",
+        "can't read alerting provisioning files"). The folders are those of Grafana's
+        pkg/services/provisioning/provisioning.go `starting()` (13.x): plugins, datasources,
+        alerting, dashboards, plus each dashboard provider's path.
+        """
+        mounts = {v["target"]: Path(v["source"]) for v in grafana_service["volumes"]}
+        root = mounts["/etc/grafana/provisioning"]
+        scanned = {name: root / name for name in GRAFANA_PROVISIONING_FOLDERS}
+        for provider_file in (root / "dashboards").glob("*.y*ml"):
+            for provider in yaml.safe_load(provider_file.read_text())["providers"]:
+                path = provider["options"]["path"]
+                scanned[path] = mounts[path]
+        unreadable = {}
+        for name, folder in scanned.items():
+            try:
+                os.listdir(folder)  # what Grafana's os.ReadDir does first
+            except OSError as exc:
+                unreadable[name] = str(exc)
+        assert unreadable == {}
+
+    @pytest.mark.parametrize("folder", GRAFANA_PROVISIONING_FOLDERS)
+    def test_provisioning_files_are_valid_version_1(self, folder):
+        """Every file in a scanned folder is YAML Grafana parses (apiVersion 1), no stray file."""
+        files = sorted((REPO / "grafana" / "provisioning" / folder).iterdir())
+        assert files
+        assert [f.name for f in files if f.suffix not in (".yml", ".yaml")] == []
+        assert {f.name: yaml.safe_load(f.read_text())["apiVersion"] for f in files} == {
+            f.name: 1 for f in files
+        }
 
     def test_safe_login_settings(self, grafana_service):
         """Admin password from the Compose secret file, no anonymous access, no sign-up."""
