@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from pythonjsonlogger.core import RESERVED_ATTRS, merge_record_extra
+from pythonjsonlogger.core import RESERVED_ATTRS
 
-from . import context
+from . import context, scrub
 from .cardinality import Family
 from .errors import ErrorReporter
 from .metrics import LOG_LEVELS
@@ -65,7 +65,11 @@ class _Timestamps:
 
 
 class JsonFormatter(_BaseFormatter):
-    """Formats a record as the DESIGN §5 JSON object (orjson-encoded when available)."""
+    """Formats a record as the DESIGN §5 JSON object (orjson-encoded when available).
+
+    Credentials and chat content never reach the line (botwatch.scrub): not in the message,
+    the extra fields, the exception text or the traceback.
+    """
 
     def __init__(self, *, service: str, env: str | None = None) -> None:
         super().__init__(reserved_attrs=_SKIP)
@@ -77,7 +81,8 @@ class JsonFormatter(_BaseFormatter):
         log_data["timestamp"] = self._timestamps.format(record.created)
         log_data["level"] = level_name(record)
         log_data["logger"] = record.name
-        log_data["message"] = record.message
+        texts = scrub.record_texts(record)
+        log_data["message"] = scrub.scrub_with(record.message, texts)
         log_data.update(self._static)
         attrs = record.__dict__
         for key in CONTEXT_FIELDS:
@@ -86,8 +91,19 @@ class JsonFormatter(_BaseFormatter):
                 log_data[key] = value
         if record.exc_info and record.exc_info[0] is not None:
             log_data["exc_type"] = record.exc_info[0].__name__
-        log_data.update(message_dict)
-        merge_record_extra(record, log_data, reserved=self._skip_fields)
+        for key, value in message_dict.items():
+            log_data[key] = scrub.scrub_field(key, value)
+        skip = self._skip_fields
+        for key, value in attrs.items():  # the extra fields, as merge_record_extra picks them
+            if key not in skip and not (key.__class__ is str and key.startswith("_")):
+                log_data[key] = scrub.scrub_field(key, value)
+
+    def formatException(self, ei) -> str:
+        """The traceback, with credentials and user-typed exception texts redacted."""
+        return scrub.scrub_with(super().formatException(ei), scrub.user_texts(ei[1]))
+
+    def formatStack(self, stack_info: str) -> str:
+        return scrub.scrub_text(super().formatStack(stack_info))
 
 
 def install_record_factory() -> None:

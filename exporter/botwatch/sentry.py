@@ -5,6 +5,9 @@ ran, too late to put the event id on the JSON line. So its event capture is swit
 off (breadcrumbs stay) and :class:`SentryBridge` captures error records from the
 botwatch log handler, before the line is written; ``before_send`` copies the event id
 onto the record and tags the event with the correlation id and command.
+
+Every event and breadcrumb passes through botwatch.scrub first (credentials and chat content
+removed), and no frame's local variables are sent: a command's arguments are what a user typed.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from . import context
+from . import context, scrub
 from . import logging as bw_logging
 from .config import Settings
 
@@ -37,7 +40,8 @@ class SentryBridge:
 
     # -- init hooks ---------------------------------------------------------------------
     def before_send(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
-        """Tag the event with the current context; write its id back onto the log record."""
+        """Scrub the event, tag it with the current context, write its id onto the log record."""
+        event = scrub.scrub_event(event, _user_texts(hint))
         tags = event.setdefault("tags", {})
         cid, cmd = context.current_ids()
         if cid is not None:
@@ -48,6 +52,11 @@ class SentryBridge:
         if record is not None:
             record.sentry_event_id = event.get("event_id")
         return event
+
+    @staticmethod
+    def before_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+        """A breadcrumb (a log record, an HTTP call) scrubbed like an event."""
+        return scrub.scrub_event(crumb, _user_texts(hint))
 
     def traces_sampler(self, sampling_context: dict[str, Any]) -> float:
         """Sample at the configured rate, except scrapes and health probes (never)."""
@@ -88,6 +97,17 @@ class SentryBridge:
         sentry_sdk.flush(timeout=timeout)
 
 
+def _user_texts(hint: dict[str, Any] | None) -> list[str]:
+    """User-typed exception texts behind an event or breadcrumb (its exception, its record)."""
+    if not hint:
+        return []
+    record = hint.get("log_record")
+    if record is not None:
+        return scrub.record_texts(record)
+    exc_info = hint.get("exc_info")
+    return scrub.user_texts(exc_info[1]) if exc_info else []
+
+
 def init(settings: Settings) -> SentryBridge | None:
     """Initialise sentry-sdk when a DSN is configured and the SDK is installed."""
     if not settings.sentry_dsn:
@@ -106,6 +126,11 @@ def init(settings: Settings) -> SentryBridge | None:
         # deprecate passing it at all, in favour of data_collection, which 2.0 lacks.
         traces_sampler=bridge.traces_sampler,
         before_send=bridge.before_send,
+        before_breadcrumb=bridge.before_breadcrumb,
+        # A frame's locals hold the command's arguments (user text) and maybe credentials;
+        # request bodies likewise.
+        include_local_variables=False,
+        max_request_body_size="never",
         integrations=[LoggingIntegration(level=logging.INFO, event_level=None)],
         # Never hold up shutdown for long on an unreachable Sentry.
         shutdown_timeout=2,

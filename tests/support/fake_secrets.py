@@ -22,3 +22,17 @@ CHANNEL_SETTINGS = {
     "TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN,
     "TELEGRAM_CHAT_ID": str(TELEGRAM_CHAT_ID),
 }
+
+# A Discord bot token's shape (base64 user id, timestamp, HMAC) and a Sentry DSN's.
+DISCORD_BOT_TOKEN = ".".join(("M" + "T" * 23, "G" * 6, "x" * 38))
+SENTRY_DSN = "https://" + "0f" * 16 + "@o1.ingest.sentry.io/" + "4" * 16
+
+# Every credential kind the botwatch library scrubs (botwatch/scrub.py), by placeholder kind.
+PLANTED = {
+    "discord_token": DISCORD_BOT_TOKEN,
+    "discord_webhook": DISCORD_WEBHOOK_URL,
+    "telegram_token": TELEGRAM_BOT_TOKEN,
+    "sentry_dsn": SENTRY_DSN,
+}
+# What a Discord user typed: chat content, which must reach neither logs nor Sentry.
+USER_TEXT = "my home address is 12 Secret Lane"

@@ -19,6 +19,8 @@ from botwatch import context
 from botwatch import logging as bw_logging
 from discord.ext import commands
 
+from tests.support.fake_secrets import PLANTED, USER_TEXT
+
 
 class Envelopes:
     """A Sentry ingest stand-in: stores every event and transaction it receives.
@@ -29,6 +31,7 @@ class Envelopes:
 
     def __init__(self) -> None:
         self.items: list[tuple[str, dict]] = []
+        self.bodies: list[bytes] = []
         received = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,6 +39,7 @@ class Envelopes:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
+                received.bodies.append(body)
                 received.parse(body)
                 self.send_response(200)
                 self.end_headers()
@@ -59,6 +63,10 @@ class Envelopes:
                 payload, rest = rest[:length], rest[length + 1 :]
             if header.get("type") in ("event", "transaction"):
                 self.items.append((header["type"], json.loads(payload)))
+
+    def raw(self) -> bytes:
+        """Every envelope received, as sent (decompressed)."""
+        return b"".join(self.bodies)
 
     def of(self, kind: str) -> list[dict]:
         """Payloads of one item type."""
@@ -211,3 +219,62 @@ class TestUnreachable:
             finally:
                 sentry_sdk.init()
                 bw_logging.trace_id_source = None
+
+
+class Finder(commands.Cog):
+    """A command whose argument, typed by the user, ends up in discord.py's error text."""
+
+    @commands.command()
+    async def find(self, ctx: commands.Context, *, name: str) -> None:
+        raise commands.MemberNotFound(name)
+
+
+class TestScrubbing:
+    """Planted secrets and chat content, searched for in the raw envelopes Sentry sent."""
+
+    async def test_no_planted_secret_reaches_an_envelope(self, sentry_obs, logs, envelopes):
+        """Credentials in a breadcrumb, a message, an extra and a chained traceback: none sent."""
+        log = logging.getLogger("mybot")
+        log.info("connecting with %s", PLANTED["discord_token"])  # a breadcrumb
+        try:
+            try:
+                raise ConnectionError(f"POST {PLANTED['discord_webhook']} refused")
+            except ConnectionError as cause:
+                raise RuntimeError(f"bot {PLANTED['telegram_token']}") from cause
+        except RuntimeError:
+            log.exception(
+                "alerting failed via %s", PLANTED["sentry_dsn"], extra={"content": USER_TEXT}
+            )
+        await _flush()
+        (event,) = envelopes.of("event")
+        sent = envelopes.raw()
+        assert [kind for kind, value in PLANTED.items() if value.encode() in sent] == []
+        assert USER_TEXT.encode() not in sent
+        assert event["logentry"]["formatted"] == "alerting failed via [redacted:sentry_dsn]"
+        values = {v["type"]: v["value"] for v in event["exception"]["values"]}
+        assert values == {
+            "ConnectionError": "POST [redacted:discord_webhook] refused",
+            "RuntimeError": "bot [redacted:telegram_token]",
+        }
+        crumbs = [c.get("message") for c in event["breadcrumbs"]["values"]]
+        assert "connecting with [redacted:discord_token]" in crumbs
+
+    async def test_a_users_input_never_reaches_an_envelope(
+        self, sentry_obs, logs, envelopes, dpytest_bot
+    ):
+        """A command failing on what the user typed (discord.py logs it as an error, so Sentry
+        gets it), and the same error logged by the bot: the text is in no event and no frame."""
+        await dpytest_bot(Finder(), sentry_obs)
+        with pytest.raises(commands.MemberNotFound):
+            await dpytest.message(f"!find {USER_TEXT}")
+        try:
+            raise commands.MemberNotFound(USER_TEXT)
+        except commands.MemberNotFound:
+            logging.getLogger("mybot").exception("lookup failed")
+        await _flush()
+        assert envelopes.of("event")
+        assert USER_TEXT.encode() not in envelopes.raw()
+        values = [v for e in envelopes.of("event") for v in e["exception"]["values"]]
+        assert {(v["type"], v["value"]) for v in values} == {
+            ("MemberNotFound", "[redacted:content]")
+        }
