@@ -32,7 +32,7 @@ restart: ## Re-validate settings and restart the stack (or one service: make res
 config: ## Validate .env and render the effective compose and Alertmanager configuration
 	@$(STACKCTL) config
 
-test-alert: ## Send a marked test alert to the configured channels and report delivery
+test-alert: ## Send a marked test alert to the configured channels (and check the dead man's switch)
 	@$(STACKCTL) test-alert
 
 clean: ## Stop the stack and delete its data volumes (asks first; FORCE=1 skips the question)

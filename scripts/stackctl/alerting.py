@@ -5,7 +5,8 @@ hand-written and commented. Everything below its "rendered below" marker is prod
 settings: the template paths, the quiet hours and, for each receiver, the notifiers of the channels
 that are configured. A channel that is not configured gets no notifier at all, so nothing can fail
 for it, and the stack works with neither. Secrets never enter the rendered file: Alertmanager reads
-them from the Compose secret files (`webhook_url_file`, `bot_token_file`, `chat_id_file`).
+them from the Compose secret files (`webhook_url_file`, `bot_token_file`, `chat_id_file`, and the
+dead man's switch's `url_file`).
 
 Stdlib only (`make up` runs without the dev venv): the rendered part is written as YAML whose
 scalars are JSON strings, which YAML reads as double-quoted strings.
@@ -29,7 +30,8 @@ DEFAULT_GRAFANA_URL = "http://127.0.0.1:3000"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 QUIET_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
-# Receiver → which channels it uses. "warnings" means Telegram only when TELEGRAM_WARNINGS=true.
+# Receiver → which channels it uses. "warnings" means Telegram only when TELEGRAM_WARNINGS=true;
+# "deadmansswitch" is the external heartbeat service of DEADMANSSWITCH_URL, never a chat.
 # The order is the order in the rendered file; the names are the routing tree's (alertmanager.yml).
 RECEIVERS: dict[str, tuple[str, ...]] = {
     "critical": ("discord", "telegram"),
@@ -38,7 +40,7 @@ RECEIVERS: dict[str, tuple[str, ...]] = {
     "telegram-failover": ("telegram",),
     "discord-failover": ("discord",),
     "test-alert": ("discord", "telegram"),
-    "blackhole": (),
+    "heartbeat": ("deadmansswitch",),
 }
 # Receivers whose Telegram messages arrive without a sound: a digest should not wake anyone.
 SILENT = ("info-digest",)
@@ -52,6 +54,11 @@ def configured_channels(env: Mapping[str, str]) -> list[str]:
     if env.get("TELEGRAM_BOT_TOKEN", "").strip() and env.get("TELEGRAM_CHAT_ID", "").strip():
         channels.append("telegram")
     return channels
+
+
+def deadmansswitch_url(env: Mapping[str, str]) -> str:
+    """The heartbeat service's ping URL (DEADMANSSWITCH_URL), "" when the switch is off."""
+    return env.get("DEADMANSSWITCH_URL", "").strip()
 
 
 def alert_timezone(env: Mapping[str, str]) -> str:
@@ -76,6 +83,15 @@ def check_alerting(env: Mapping[str, str]) -> list[Problem]:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         problems.append(
             Problem("ALERT_TIMEZONE", f"{zone!r} is not an IANA time zone such as Europe/Berlin")
+        )
+    ping = deadmansswitch_url(env)
+    if ping and not is_url(ping):
+        problems.append(
+            Problem(
+                "DEADMANSSWITCH_URL",
+                "is not an http(s) URL; use your heartbeat check's ping URL (e.g. "
+                "https://hc-ping.com/<uuid>), or leave it empty",
+            )
         )
     api = env.get("TELEGRAM_API_URL", "").strip()
     if api and not is_url(api):
@@ -148,6 +164,15 @@ def _notifiers(name: str, env: Mapping[str, str], secrets_dir: str) -> dict:
                 "parse_mode": "HTML",
                 "disable_notifications": name in SILENT,
                 "message": f'{{{{ template "telegram.botwatch.message" {links} }}}}',
+            }
+        ]
+    if "deadmansswitch" in wanted and deadmansswitch_url(env):
+        receiver["webhook_configs"] = [
+            {
+                "url_file": f"{secrets_dir}/deadmansswitch_url",
+                # A resolved notice would be a ping too: the heartbeat must only come from a
+                # firing Watchdog, so that a dead Prometheus means silence.
+                "send_resolved": False,
             }
         ]
     return receiver

@@ -34,7 +34,8 @@ class Problem:
         return f"  ✗ {self.key}: {self.message}"
 
 
-def _seconds(duration: str) -> float:
+def seconds(duration: str) -> float:
+    """Seconds in a Prometheus-style duration such as 1m30s or 500ms."""
     return sum(
         int(n) * DURATION_SECONDS[unit] for n, unit in re.findall(r"(\d+)(ms|[smhdwy])", duration)
     )
@@ -172,7 +173,7 @@ def check_retention(env: Mapping[str, str]) -> list[Problem]:
         problems.append(
             Problem("PROMETHEUS_RETENTION_TIME", f"{time!r} is not a duration such as 35d or 12w")
         )
-    elif _seconds(time) < 30 * 86400:
+    elif seconds(time) < 30 * 86400:
         problems.append(
             Problem(
                 "PROMETHEUS_RETENTION_TIME",
@@ -185,7 +186,7 @@ def check_retention(env: Mapping[str, str]) -> list[Problem]:
             Problem("PROMETHEUS_RETENTION_SIZE", f"{size!r} is not a size such as 512MB or 5GB")
         )
     period = env.get("LOKI_RETENTION_PERIOD", "336h")
-    if not PROM_DURATION_RE.match(period) or _seconds(period) % 86400 or not _seconds(period):
+    if not PROM_DURATION_RE.match(period) or seconds(period) % 86400 or not seconds(period):
         problems.append(
             Problem(
                 "LOKI_RETENTION_PERIOD",

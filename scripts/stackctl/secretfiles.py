@@ -14,6 +14,7 @@ SECRETS = {
     "grafana_admin_password": "GRAFANA_ADMIN_PASSWORD",
     "sentry_dsn": "SENTRY_DSN",
     "discord_token": "DISCORD_TOKEN",
+    "deadmansswitch_url": "DEADMANSSWITCH_URL",
 }
 
 

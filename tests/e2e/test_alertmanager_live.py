@@ -109,6 +109,6 @@ def test_watchdog_is_routed_to_no_chat(alertmanager, chats):
     """The real Watchdog from Prometheus reaches Alertmanager, routed to the chat-less receiver."""
     watchdog = poll(lambda: alertmanager.get("alerts?filter=alertname%3D%22Watchdog%22"), 30, 0.5)
     assert watchdog, "Prometheus never sent the Watchdog"
-    assert [r["name"] for r in watchdog[0]["receivers"]] == ["blackhole"]
+    assert [r["name"] for r in watchdog[0]["receivers"]] == ["heartbeat"]
     for fake in (chats.discord, chats.telegram):
         assert not [m for m in fake.messages if "Watchdog" in m.title]

@@ -36,3 +36,8 @@ PLANTED = {
 }
 # What a Discord user typed: chat content, which must reach neither logs nor Sentry.
 USER_TEXT = "my home address is 12 Secret Lane"
+
+# A heartbeat check's ping URL (healthchecks.io's shape: a UUID after hc-ping.com).
+DEADMANSSWITCH_URL = "https://hc-ping.com/" + "-".join(
+    ("0" * 8, "0" * 4, "0" * 4, "0" * 4, "0" * 12)
+)

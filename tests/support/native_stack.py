@@ -34,6 +34,11 @@ REPO = Path(__file__).resolve().parents[2]
 # The alerts whose `for` the fast mode shortens: the ones end-to-end tests wait for.
 FAST_ALERTS = {"BotDown", "AlertmanagerNotificationsFailing"}
 FAST_FOR = "2s"
+# Prometheus re-sends firing alerts every --rules.alert.resend-delay: 1m by default (compose.yaml
+# keeps it), 2s in the fast mode. A sent alert's endsAt is 4 * max(resend delay, evaluation
+# interval) ahead, which is what ends the Watchdog's heartbeat once Prometheus is gone.
+DEFAULT_RESEND_DELAY = 60.0
+FAST_RESEND_DELAY = 2.0
 # Link bases used in rendered messages, so tests can assert full URLs.
 GRAFANA_URL = "http://grafana.example.test:3000"
 RUNBOOK_BASE_URL = "https://git.example.test/botwatch/blob/main"
@@ -99,12 +104,12 @@ class DemoBot(Process):
 
 
 class Alertmanager(Process):
-    """alertmanager with the rendered project config, both channels pointed at the fakes."""
+    """alertmanager with a rendered project config (write_alertmanager_config's, for the stack)."""
 
-    def __init__(self, tool: Callable[[str], str], workdir: Path, fakes: ChatFakes, *, fast: bool):
+    def __init__(self, tool: Callable[[str], str], workdir: Path, config: Path):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.config = write_alertmanager_config(workdir / "alertmanager", fakes, fast=fast)
+        self.config = config
         args = [
             tool("alertmanager"),
             f"--config.file={self.config}",
@@ -136,7 +141,7 @@ class Prometheus(Process):
         self,
         tool: Callable[[str], str],
         workdir: Path,
-        bot: DemoBot,
+        bot_target: str,
         am: Alertmanager,
         *,
         fast: bool,
@@ -144,7 +149,7 @@ class Prometheus(Process):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         folder = workdir / "prometheus"
-        self.config = write_prometheus_config(folder, bot.target, am.port, self.port, fast=fast)
+        self.config = write_prometheus_config(folder, bot_target, am.port, self.port, fast=fast)
         args = [
             tool("prometheus"),
             f"--config.file={self.config}",
@@ -154,7 +159,7 @@ class Prometheus(Process):
         if fast:
             # Firing alerts are re-sent every minute by default; an alert that fired before the
             # Alertmanager was discovered (Watchdog, at the first evaluation) would wait that long.
-            args.append("--rules.alert.resend-delay=2s")
+            args.append(f"--rules.alert.resend-delay={FAST_RESEND_DELAY:g}s")
         super().__init__("prometheus", args, workdir / "prometheus.log", {"BOTWATCH_ENV": "e2e"})
 
     def start(self) -> None:
@@ -253,8 +258,9 @@ class NativeStack:
     def __init__(self, tool: Callable[[str], str], workdir: Path, fakes: ChatFakes, *, fast: bool):
         self.fakes = fakes
         self.bot = DemoBot(workdir)
-        self.alertmanager = Alertmanager(tool, workdir, fakes, fast=fast)
-        self.prometheus = Prometheus(tool, workdir, self.bot, self.alertmanager, fast=fast)
+        config = write_alertmanager_config(workdir / "alertmanager", fakes, fast=fast)
+        self.alertmanager = Alertmanager(tool, workdir, config)
+        self.prometheus = Prometheus(tool, workdir, self.bot.target, self.alertmanager, fast=fast)
 
     def start(self) -> NativeStack:
         for process in (self.bot, self.alertmanager, self.prometheus):

@@ -9,28 +9,34 @@ from pathlib import Path
 import pytest
 import yaml
 from stackctl.alerting import BASE, render
+from stackctl.checks import seconds
 
 from tests.config.logs.conftest import loki_rules
 from tests.config.prometheus.conftest import alert_cases, alerts
-from tests.support.fake_secrets import CHANNEL_SETTINGS
+from tests.support.fake_secrets import CHANNEL_SETTINGS, DEADMANSSWITCH_URL
+from tests.support.native_stack import DEFAULT_RESEND_DELAY
 
 REPO = Path(__file__).resolve().parents[3]
 CASES = yaml.safe_load((REPO / "alertmanager" / "tests" / "routing.yml").read_text())
 DISCORD = {"DISCORD_WEBHOOK_URL": CHANNEL_SETTINGS["DISCORD_WEBHOOK_URL"]}
 TELEGRAM = {k: CHANNEL_SETTINGS[k] for k in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID")}
+HEARTBEAT = {"DEADMANSSWITCH_URL": DEADMANSSWITCH_URL}
 COMBINATIONS = {
     "neither": {},
+    "deadmansswitch": HEARTBEAT,
     "discord": DISCORD,
     "telegram": TELEGRAM,
     "telegram+warnings": {**TELEGRAM, "TELEGRAM_WARNINGS": "true"},
     "both": {**DISCORD, **TELEGRAM},
     "both+warnings": {**DISCORD, **TELEGRAM, "TELEGRAM_WARNINGS": "true"},
+    "both+deadmansswitch": {**DISCORD, **TELEGRAM, **HEARTBEAT},
 }
 ROUTE = yaml.safe_load(BASE.read_text())["route"]
 
 
 def expected_channels(reaches: str, env: dict[str, str]) -> set[str]:
-    """What `reaches` in routing.yml means for one combination of settings."""
+    """What `reaches` in routing.yml means for one combination of settings (the dead man's switch
+    is Alertmanager's `webhook` integration)."""
     discord, telegram = "DISCORD_WEBHOOK_URL" in env, "TELEGRAM_BOT_TOKEN" in env
     warnings = env.get("TELEGRAM_WARNINGS") == "true"
     wanted = {
@@ -39,6 +45,7 @@ def expected_channels(reaches: str, env: dict[str, str]) -> set[str]:
         "telegram": {"telegram": telegram},
         "discord": {"discord": discord},
         "none": {},
+        "heartbeat": {"webhook": "DEADMANSSWITCH_URL" in env},
     }[reaches]
     return {channel for channel, on in wanted.items() if on}
 
@@ -115,17 +122,51 @@ class TestTimings:
             assert child["matchers"] == ['alertname=~".+Down"']
             assert child["group_by"] == ["alertname", "service", "instance"]
 
+    def test_the_heartbeat_pings_every_minute_and_stops_within_6m_of_a_dead_prometheus(self):
+        """The Watchdog route flushes every minute, pings at every flush (repeat_interval below
+        group_interval: a repeat equal to it pings every second flush), and the last ping follows
+        Prometheus' last send by less than 6 minutes: its endsAt of 4 * max(resend delay,
+        evaluation interval), plus at most nothing (the next flush sees it resolved)."""
+        watchdog = _route('alertname="Watchdog"')
+        assert watchdog["receiver"] == "heartbeat"
+        interval = seconds(watchdog["group_interval"])
+        assert interval == 60
+        assert seconds(watchdog["repeat_interval"]) < interval
+        # compose.yaml leaves --rules.alert.resend-delay at Prometheus' default, 1m.
+        assert "resend-delay" not in (REPO / "compose.yaml").read_text()
+        resend = DEFAULT_RESEND_DELAY
+        rules = yaml.safe_load((REPO / "prometheus" / "rules" / "stack.rules.yml").read_text())
+        (group,) = [
+            g for g in rules["groups"] if any(r.get("alert") == "Watchdog" for r in g["rules"])
+        ]
+        prometheus = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+        evaluation = seconds(group.get("interval", prometheus["global"]["evaluation_interval"]))
+        ends_after = 4 * max(resend, evaluation)
+        assert ends_after < 6 * 60
+
     def test_everything_else_groups_by_alertname_and_service(self):
         """The root groups by alert name and service."""
         assert ROUTE["group_by"] == ["alertname", "service"]
 
 
 class TestNotifiers:
-    def test_every_notifier_sends_resolved_notices(self, rendered):
+    def test_every_chat_notifier_sends_resolved_notices(self, rendered):
         """Every Discord and Telegram notifier sends resolved notices."""
         _, _, data = rendered
-        notifiers = [n for r in data["receivers"] for k, v in r.items() if k != "name" for n in v]
+        notifiers = [
+            n
+            for r in data["receivers"]
+            for key in ("discord_configs", "telegram_configs")
+            for n in r.get(key, [])
+        ]
         assert all(n["send_resolved"] is True for n in notifiers)
+
+    def test_the_dead_mans_switch_never_pings_on_resolve(self, rendered):
+        """The heartbeat webhook sends no resolved notice: those would be pings from a dead
+        pipeline."""
+        _, _, data = rendered
+        webhooks = [n for r in data["receivers"] for n in r.get("webhook_configs", [])]
+        assert all(n["send_resolved"] is False for n in webhooks)
 
 
 RULE_ALERTS = {rule.alert for rule in alerts()}

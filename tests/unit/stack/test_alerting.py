@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 from stackctl.alerting import BASE, MARKER, check_alerting, render, rendered_section
+from stackctl.secretfiles import write_secrets
 
 from tests.support.fake_secrets import (
+    DEADMANSSWITCH_URL,
     DISCORD_WEBHOOK_ID,
     DISCORD_WEBHOOK_URL,
     TELEGRAM_BOT_TOKEN,
@@ -113,7 +115,7 @@ class TestChannelCombinations:
         """Each receiver has a notifier for exactly the configured channels it is meant to use."""
         env, expected = COMBINATIONS[case]
         _, config = _render(tmp_path, env)
-        assert _integrations(config) == {**expected, "blackhole": set()}
+        assert _integrations(config) == {**expected, "heartbeat": set()}
 
     @pytest.mark.parametrize("case", COMBINATIONS)
     def test_returns_the_configured_channels(self, case, tmp_path):
@@ -154,6 +156,45 @@ class TestSecrets:
         assert telegram["bot_token_file"] == "/run/secrets/telegram_bot_token"
         assert telegram["chat_id_file"] == "/run/secrets/telegram_chat_id"
         assert "bot_token" not in telegram and "chat_id" not in telegram
+
+
+PING = {"DEADMANSSWITCH_URL": DEADMANSSWITCH_URL}
+
+
+class TestDeadMansSwitch:
+    def test_off_by_default(self, tmp_path):
+        """Without DEADMANSSWITCH_URL the heartbeat receiver has no notifier: nothing is pinged."""
+        _, config = _render(tmp_path, {**DISCORD, **TELEGRAM})
+        assert _integrations(config)["heartbeat"] == set()
+
+    def test_the_heartbeat_pings_from_the_secret_file_and_never_on_resolve(self, tmp_path, tool):
+        """Set, the heartbeat receiver alone gets a webhook reading the URL from its secret file,
+        without resolved notices, and the real amtool accepts the config."""
+        _, config = _render(tmp_path, {**DISCORD, **PING})
+        webhooks = {
+            r["name"]: r["webhook_configs"] for r in config["receivers"] if "webhook_configs" in r
+        }
+        assert webhooks == {
+            "heartbeat": [{"url_file": "/run/secrets/deadmansswitch_url", "send_resolved": False}]
+        }
+        assert PING["DEADMANSSWITCH_URL"] not in (tmp_path / "alertmanager.yml").read_text()
+        check = subprocess.run(
+            [tool("amtool"), "check-config", str(tmp_path / "alertmanager.yml")],
+            capture_output=True,
+            text=True,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+
+    def test_the_url_is_written_to_its_compose_secret_file(self, tmp_path):
+        """`make up` writes DEADMANSSWITCH_URL to .secrets/deadmansswitch_url, which compose.yaml
+        gives the alertmanager service (an empty file when the switch is off)."""
+        write_secrets(PING, tmp_path / "on")
+        write_secrets({}, tmp_path / "off")
+        assert (tmp_path / "on" / "deadmansswitch_url").read_text() == PING["DEADMANSSWITCH_URL"]
+        assert (tmp_path / "off" / "deadmansswitch_url").read_text() == ""
+        compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+        assert "deadmansswitch_url" in compose["services"]["alertmanager"]["secrets"]
+        assert compose["secrets"]["deadmansswitch_url"] == {"file": "./.secrets/deadmansswitch_url"}
 
 
 class TestBase:
@@ -241,6 +282,7 @@ class TestBadSettings:
             ("TELEGRAM_API_URL", "api.telegram.org"),
             ("GRAFANA_URL", 'http://x/"}}{{'),
             ("RUNBOOK_BASE_URL", "https://git.example.org/(x)"),
+            ("DEADMANSSWITCH_URL", "hc-ping.com/0f3b"),
         ],
     )
     def test_a_bad_value_is_named_and_nothing_is_written(self, key, value, tmp_path):

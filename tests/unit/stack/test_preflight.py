@@ -230,17 +230,29 @@ class TestUp:
         assert " up " not in docker[1].read_text()
 
 
-def test_alerting_settings_are_checked_before_starting(root, docker):
-    """A malformed quiet-hours window is reported by the preflight, not by a crash at render."""
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (
+            "ALERT_QUIET_HOURS=late",
+            "  ✗ ALERT_QUIET_HOURS: must be HH:MM-HH:MM (e.g. 22:00-07:00), not 'late'",
+        ),
+        (
+            "DEADMANSSWITCH_URL=hc-ping.com/some-uuid",
+            "  ✗ DEADMANSSWITCH_URL: is not an http(s) URL; use your heartbeat check's ping URL "
+            "(e.g. https://hc-ping.com/<uuid>), or leave it empty",
+        ),
+    ],
+)
+def test_alerting_settings_are_checked_before_starting(root, docker, line, problem):
+    """A malformed quiet-hours window or heartbeat URL is one clear line of the preflight, not a
+    crash at render, and nothing starts."""
     envfile.create_from_example(root / ".env.example", root / ".env")
     with (root / ".env").open("a") as env:
-        env.write("ALERT_QUIET_HOURS=late\n")
+        env.write(f"{line}\n")
     out = io.StringIO()
     assert up(root, docker=docker[0], out=out, in_use=never_in_use) == 1
-    assert (
-        "  ✗ ALERT_QUIET_HOURS: must be HH:MM-HH:MM (e.g. 22:00-07:00), not 'late'"
-        in out.getvalue().splitlines()
-    )
+    assert problem in out.getvalue().splitlines()
     assert " up " not in docker[1].read_text()
 
 
