@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import IO, Any, Unpack
+from collections.abc import Awaitable, Callable, Sequence
+from typing import IO, TYPE_CHECKING, Any, Unpack
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -20,6 +20,9 @@ from .metrics import Metrics
 from .server import Server, add_routes
 from .tasks import TaskMonitor
 from .track import Operations, Tracked
+
+if TYPE_CHECKING:  # chatops needs discord.py, an optional dependency
+    from .chatops import ChatOpsOptions
 
 log = logging.getLogger("botwatch")
 
@@ -67,6 +70,7 @@ class Observability:
             self.metrics, self.errors, self.sentry.span if self.sentry else None
         )
         self._discord: Any = None
+        self._chatops: Any = None
         self._running = False
         self.app = web.Application() if app is None else app
         add_routes(self.app, registry=self.registry, health=self.health, lag=self.lag)
@@ -122,6 +126,65 @@ class Observability:
             self._discord.start()  # instrumented after start(), e.g. from setup_hook
         return bot
 
+    def add_chatops(
+        self,
+        bot: Any,
+        *,
+        alertmanager_urls: Sequence[str],
+        alertmanager_auth: tuple[str, str] | None = None,
+        alertmanager_timeout: float = 10.0,
+        **options: Unpack[ChatOpsOptions],
+    ) -> Any:
+        """Add the ``/botwatch`` slash-command group to ``bot.tree``; returns the ``ChatOps``.
+
+        ``status`` (this bot's health, from botwatch's own state), ``alerts`` (firing now),
+        ``silence <alert> <duration> [reason]`` and ``unsilence <id>`` (Alertmanager silences,
+        ``createdBy`` the Discord user, each logged as a JSON audit line). ``alertmanager_urls``:
+        one Alertmanager or every member of an HA pair, tried in order;
+        ``alertmanager_auth``: ``(user, password)`` for one behind an authenticated entry point;
+        ``alertmanager_timeout``: seconds per address (10; a bcrypt password check at the entry
+        point can take seconds on a busy host — the reply is deferred, so Discord waits).
+        Only members with one of ``silence_roles`` (ids or names) or ``silence_permissions``
+        (discord.py permission names, default ``("manage_guild",)``) may (un)silence. Replies
+        are ephemeral unless ``ephemeral=False``. ``grafana_url``/``runbook_base_url`` turn the
+        alerts' ``dashboard_url``/``runbook_url`` paths into links; ``slo_objective`` (0.995)
+        is the SLO the status compares the error ratio with. Sync the tree as for any slash
+        command (``await bot.tree.sync()``).
+
+        Example::
+
+            obs.add_chatops(
+                bot,
+                alertmanager_urls=["https://alerts.example.org"],
+                alertmanager_auth=("bot", os.environ["ALERTMANAGER_PASSWORD"]),
+                silence_roles=["On call"],
+            )
+        """
+        try:
+            from .alertmanager import AlertmanagerClient
+            from .chatops import ChatOps
+        except ImportError as exc:
+            raise ImportError(
+                "obs.add_chatops() needs discord.py: pip install 'botwatch[discord]'"
+            ) from exc
+
+        ops = ChatOps(
+            bot,
+            AlertmanagerClient(
+                alertmanager_urls, auth=alertmanager_auth, timeout=alertmanager_timeout
+            ),
+            service=self.settings.service,
+            health=self.health,
+            lag=self.lag,
+            metrics=self.metrics,
+            **options,
+        )
+        bot.tree.add_command(ops.group)
+        self._chatops = ops
+        if self._running:
+            ops.start()
+        return ops
+
     def track(self, name: str) -> Tracked:
         """Time an operation: ``with``/``async with obs.track("db.query"):`` or ``@obs.track(...)``.
 
@@ -153,6 +216,8 @@ class Observability:
         self.lag.start()
         if self._discord is not None:
             self._discord.start()
+        if self._chatops is not None:
+            self._chatops.start()
         await self.health.evaluate()
         self.health.start()
         return await self.server.start() if self.server is not None else True
@@ -173,6 +238,8 @@ class Observability:
         await self.health.stop()
         if self._discord is not None:
             await self._discord.stop()
+        if self._chatops is not None:
+            await self._chatops.close()
         if self.sentry is not None:
             await asyncio.to_thread(self.sentry.flush, 2.0)
         if self.log_handler is not None:
