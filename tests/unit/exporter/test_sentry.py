@@ -193,7 +193,7 @@ class TestTransactions:
 
 class TestUnreachable:
     async def test_an_unreachable_sentry_does_not_delay_the_loop(self, registry, logs):
-        """With Sentry accepting connections but never answering, logging errors stays instant."""
+        """With Sentry accepting connections but never answering, logging errors does not wait."""
         with socket.socket() as silent:
             silent.bind(("127.0.0.1", 0))
             silent.listen()
@@ -203,7 +203,9 @@ class TestUnreachable:
                 started = loop.time()
                 for i in range(50):
                     logging.getLogger("mybot").error("failure %d", i)
-                assert loop.time() - started < 0.5
+                # A send on the caller's thread would wait for sentry-sdk's 30 s HTTP timeout at
+                # the first record; the bound is far below that, far above a busy machine's noise.
+                assert loop.time() - started < 10
                 ticks = 0
 
                 async def ticker() -> None:
