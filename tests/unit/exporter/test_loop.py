@@ -27,10 +27,14 @@ class TestSampling:
         monitor.start()
         await asyncio.sleep(0.02)
         time.sleep(0.1)  # noqa: ASYNC251 (the point: block the loop)
-        await asyncio.sleep(0.03)
+        # Later samples are back to normal: wait for one (a busy machine may lag a few first).
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if monitor.last < 0.05:
+                break
         await monitor.stop()
         assert value("t_lag_seconds_bucket", le="1.0") - value("t_lag_seconds_bucket", le="0.05")
-        assert monitor.last < 0.05  # later samples are back to normal
+        assert monitor.last < 0.05
 
     async def test_stop_ends_the_task(self, registry):
         """stop() cancels the sampler; starting twice runs one task."""
