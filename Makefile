@@ -9,7 +9,7 @@ VPY := $(VENV)/bin/python
 STACKCTL := PYTHONPATH=scripts $(PYTHON) -m stackctl
 PYTEST_ARGS ?=
 
-.PHONY: help up down ps logs restart config test-alert clean venv tools lint test test-stack bench
+.PHONY: help up down ps logs restart config test-alert backup restore clean venv tools lint test test-stack bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,13 @@ config: ## Validate .env and render the effective compose and Alertmanager confi
 
 test-alert: ## Send a marked test alert to the configured channels (and check the dead man's switch)
 	@$(STACKCTL) test-alert
+
+backup: ## Archive every data volume into backups/<time>/ (the stack stops for the seconds it takes)
+	@$(STACKCTL) backup
+
+restore: ## Restore the data volumes from a backup: make restore FROM=backups/<time>, then make up
+	@test -n "$(FROM)" || { echo "Usage: make restore FROM=backups/<time>"; exit 2; }
+	@$(STACKCTL) restore "$(FROM)"
 
 clean: ## Stop the stack and delete its data volumes (asks first; FORCE=1 skips the question)
 	@$(STACKCTL) clean $(if $(FORCE),--force)

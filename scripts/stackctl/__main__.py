@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .backup import BackupError, backup, restore
 from .docker import Compose, DockerUnavailable, check_docker
 from .up import load_settings, render, report, up
 
@@ -59,6 +60,20 @@ def clean(force: bool) -> int:
     return code
 
 
+def backup_or_restore(source: str | None) -> int:
+    """`make backup` (no source) or `make restore FROM=<folder>`."""
+    compose = _compose_or_exit()
+    try:
+        if source is None:
+            backup(compose, ROOT / "backups", sys.stdout)
+        else:
+            restore(compose, Path(source).resolve(), sys.stdout)
+    except BackupError as exc:
+        print(f"  ✗ {exc}", file=sys.stdout)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stackctl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("restart").add_argument("service", nargs="?")
     sub.add_parser("clean").add_argument("--force", action="store_true")
     sub.add_parser("test-alert", help="send a test alert through Alertmanager")
+    sub.add_parser("backup", help="archive every named volume into backups/<time>/")
+    sub.add_parser("restore", help="restore the volumes from a backup folder").add_argument(
+        "source"
+    )
     passthrough = sub.add_parser("compose", help="run docker compose for this project")
     passthrough.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -78,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         return restart(args.service)
     if args.command == "clean":
         return clean(args.force)
+    if args.command in ("backup", "restore"):
+        return backup_or_restore(getattr(args, "source", None))
     if args.command == "test-alert":
         from .testalert import main as test_alert  # owned by the alerting component
 

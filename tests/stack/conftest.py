@@ -28,6 +28,14 @@ class Stack:
     root: Path
     urls: dict[str, str]
     grafana_password: str  # the admin password written into the stack's .env
+    environment: dict[str, str]  # what `make` would run stackctl with for this project
+
+    def stackctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m stackctl <args>` in the stack's folder, as `make up`, `make backup` run it."""
+        return subprocess.run(
+            [sys.executable, "-m", "stackctl", *args],
+            cwd=self.root, env=self.environment, capture_output=True, text=True, check=False,
+        )  # fmt: skip
 
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -73,15 +81,15 @@ def compose_stack(docker_client, tmp_path_factory, free_port) -> Iterator[Stack]
     env = env.replace("GRAFANA_ADMIN_PASSWORD=", f"GRAFANA_ADMIN_PASSWORD={password}")
     (root / ".env").write_text(env)
     project = f"botwatch-test-{uuid.uuid4().hex[:8]}"
-    stack = Stack(project, root, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}, password)
     environment = {
         **os.environ,
         "COMPOSE_PROJECT_NAME": project,
         "PYTHONPATH": str(root / "scripts"),
     }
+    urls = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
+    stack = Stack(project, root, urls, password, environment)
     try:
-        up = subprocess.run([sys.executable, "-m", "stackctl", "up"], cwd=root, env=environment,
-                            capture_output=True, text=True, check=False)  # fmt: skip
+        up = stack.stackctl("up")
         assert up.returncode == 0, up.stdout + up.stderr
         yield stack
     finally:
