@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pytest
@@ -12,6 +14,12 @@ import requests
 from tests.support.polling import poll
 
 T = TypeVar("T")
+
+
+def timestamp(text: str) -> datetime:
+    """Docker's RFC 3339 timestamp (nanoseconds) as a datetime (microseconds)."""
+    text = re.sub(r"(\.\d{6})\d*", r"\1", text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def wait_for(check: Callable[[], T | None], timeout: float, what: str, every: float = 5) -> T:
