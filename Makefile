@@ -69,7 +69,8 @@ test: venv tools lint ## Run the whole test suite without Docker (what CI runs)
 	@$(VPY) -m pytest -m "not stack" $(PYTEST_ARGS)
 
 test-stack: venv ## Bring the real stack up under Docker and test it end to end
-	@echo "make test-stack: tests/stack against a real Docker stack (pulls the pinned images, starts a throw-away project)"
+	@echo "make test-stack: tests/stack against a real Docker stack (pulls the pinned images, starts a throw-away project;"
+	@echo "  the memory soak waits $${BOTWATCH_SOAK_SECONDS:-3600} s of demo traffic: BOTWATCH_SOAK_SECONDS=300 for a quick run)"
 	@$(VPY) -m pytest -m stack tests/stack -v $(PYTEST_ARGS)
 
 bench: venv tools ## Benchmarks: library overhead vs baselines, and seconds from bot death to alert

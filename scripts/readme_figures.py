@@ -1,0 +1,92 @@
+"""The README's generated figures: the stack's memory, from docs/results/memory.json and compose.
+
+`python3 scripts/readme_figures.py` rewrites each generated block of README.md; `--check` only
+says whether the README is up to date (tests/config/test_readme_figures.py runs it). The memory
+limits are summed from the effective compose configuration (`docker compose config`), never typed.
+Stdlib only, like stackctl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results" / "memory.json"
+README = ROOT / "README.md"
+BLOCK = re.compile(
+    r"(<!-- generated: memory \(scripts/readme_figures\.py\) -->\n).*?(\n<!-- end generated -->)",
+    re.S,
+)
+GIB = 1024**3
+
+
+def compose_command() -> list[str]:
+    """docker-compose from `make tools`, else Docker's Compose plugin."""
+    standalone = shutil.which("docker-compose", path=str(ROOT / ".tools" / "bin"))
+    return [standalone] if standalone else ["docker", "compose"]
+
+
+def mem_limits(*profiles: str) -> dict[str, int]:
+    """Each service's mem_limit in bytes, as Compose resolves it for these profiles."""
+    args = [*compose_command(), "--project-directory", str(ROOT), "-f", str(ROOT / "compose.yaml"),
+            "--env-file", str(ROOT / ".env.example")]  # fmt: skip
+    for profile in profiles:
+        args += ["--profile", profile]
+    result = subprocess.run([*args, "config", "--format", "json"], capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    services = json.loads(result.stdout)["services"]
+    return {name: int(spec["mem_limit"]) for name, spec in services.items() if "mem_limit" in spec}
+
+
+def memory_text(results: dict, core: dict[str, int], host: dict[str, int]) -> str:
+    limits = (
+        f"The services' memory limits add up to {sum(core.values()) / GIB:.2f} GiB "
+        f"({sum(host.values()) / GIB:.2f} GiB with the `host` profile), summed from "
+        "[compose.yaml](compose.yaml): the most the stack may take."
+    )
+    resident = results.get("resident_bytes") or {}
+    if not resident:
+        return (
+            "**Memory.** Resident memory: not measured yet (`make test-stack` measures it with "
+            f"`docker stats` after demo traffic, on a machine with Docker). {limits}"
+        )
+    minutes = round(results["demo_traffic_seconds"] / 60)
+    return (
+        f"**Memory.** {sum(resident.values()) / GIB:.2f} GiB resident for the whole stack, "
+        f"measured with `docker stats` after {minutes} min of demo traffic under `make test-stack` "
+        f"({results['machine']}, {results['measured_at']}; per service in "
+        f"[docs/results/memory.json](docs/results/memory.json)). {limits}"
+    )
+
+
+def render(readme: str) -> str:
+    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    text = memory_text(results, mem_limits(), mem_limits("host"))
+    if not BLOCK.search(readme):
+        raise SystemExit("README.md has no generated memory block")
+    return BLOCK.sub(lambda m: m.group(1) + text + m.group(2), readme)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is stale")
+    args = parser.parse_args(argv)
+    current = README.read_text(encoding="utf-8")
+    wanted = render(current)
+    if args.check:
+        if wanted != current:
+            print("README.md's generated figures are stale: run python3 scripts/readme_figures.py")
+            return 1
+        return 0
+    README.write_text(wanted, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""README's generated figures (scripts/readme_figures.py) match the results files and compose."""
+
+from __future__ import annotations
+
+import readme_figures
+
+GIB = 1024**3
+
+
+def test_the_readme_block_is_up_to_date(tool):
+    """README.md holds exactly what the generator makes of docs/results/memory.json and compose."""
+    tool("docker-compose")  # the generator uses the one `make tools` installs
+    assert readme_figures.main(["--check"]) == 0
+
+
+def test_the_limits_are_summed_from_compose(tool):
+    """The limits' sum is compose's own: six core services, two more with the host profile."""
+    tool("docker-compose")
+    core, host = readme_figures.mem_limits(), readme_figures.mem_limits("host")
+    assert set(host) - set(core) == {"node-exporter", "cadvisor"}
+    text = readme_figures.memory_text({}, core, host)
+    assert text.startswith("**Memory.** Resident memory: not measured yet")
+    assert f"add up to {sum(core.values()) / GIB:.2f} GiB" in text
+
+
+def test_a_measurement_replaces_not_measured_yet():
+    """With a measurement, the README quotes its sum, its duration and where it was taken."""
+    results = {
+        "measured_at": "2026-12-01", "machine": "4 vCPU VPS", "demo_traffic_seconds": 3600,
+        "resident_bytes": {"prometheus": GIB // 4, "loki": GIB // 4},
+    }  # fmt: skip
+    text = readme_figures.memory_text(results, {"a": GIB}, {"a": GIB, "b": GIB})
+    assert text.startswith("**Memory.** 0.50 GiB resident for the whole stack")
+    assert "after 60 min of demo traffic" in text and "(4 vCPU VPS, 2026-12-01;" in text
+    assert "add up to 1.00 GiB (2.00 GiB with the `host` profile)" in text
