@@ -20,8 +20,8 @@ up: ## Create .env on first run, validate settings, start the stack, wait until 
 down: ## Stop the stack (data volumes are kept)
 	@$(STACKCTL) compose down
 
-ps: ## Show the services and their health
-	@$(STACKCTL) compose ps
+ps: ## Show the services and their health, each data volume's size and the free disk space
+	@$(STACKCTL) ps
 
 logs: ## Follow logs (all services, or one: make logs s=bot)
 	@$(STACKCTL) compose logs -f --tail=100 $(s)

@@ -7,9 +7,11 @@ import shutil
 import sys
 from pathlib import Path
 
+from . import envfile
 from .backup import BackupError, backup, restore
 from .docker import Compose, DockerUnavailable, check_docker
 from .up import load_settings, render, report, up
+from .volumes import print_report
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +50,17 @@ def restart(service: str | None) -> int:
     return _compose_or_exit().run("up", "--detach", "--force-recreate", *services).returncode
 
 
+def ps() -> int:
+    """`make ps`: the services and their health, then each data volume's size and the disk left."""
+    compose = _compose_or_exit()
+    code = compose.run("ps").returncode
+    settings = envfile.load(ROOT / ".env.example").values
+    if (ROOT / ".env").exists():
+        settings.update(envfile.load(ROOT / ".env").values)
+    print_report(compose, settings, sys.stdout)
+    return code
+
+
 def clean(force: bool) -> int:
     compose = _compose_or_exit()
     if not force:
@@ -79,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="validate, start and wait for health")
     sub.add_parser("config", help="validate and show the effective configuration")
+    sub.add_parser("ps", help="services and health, data volume sizes and free disk space")
     sub.add_parser("restart").add_argument("service", nargs="?")
     sub.add_parser("clean").add_argument("--force", action="store_true")
     sub.add_parser("test-alert", help="send a test alert through Alertmanager")
@@ -93,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         return up(ROOT)
     if args.command == "config":
         return config()
+    if args.command == "ps":
+        return ps()
     if args.command == "restart":
         return restart(args.service)
     if args.command == "clean":

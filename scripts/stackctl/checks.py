@@ -185,6 +185,11 @@ def check_retention(env: Mapping[str, str]) -> list[Problem]:
         problems.append(
             Problem("PROMETHEUS_RETENTION_SIZE", f"{size!r} is not a size such as 512MB or 5GB")
         )
+    budget = env.get("LOKI_DISK_BUDGET", "10GB")
+    if not PROM_SIZE_RE.match(budget):
+        problems.append(
+            Problem("LOKI_DISK_BUDGET", f"{budget!r} is not a size such as 512MB or 10GB")
+        )
     period = env.get("LOKI_RETENTION_PERIOD", "336h")
     if not PROM_DURATION_RE.match(period) or seconds(period) % 86400 or not seconds(period):
         problems.append(

@@ -14,6 +14,7 @@ from .alerting import render as render_alertmanager
 from .checks import Problem, check_ports_free, check_settings, port_in_use
 from .docker import Compose, DockerUnavailable, check_docker
 from .secretfiles import write_secrets
+from .volumes import print_report
 from .zonefile import copy_zone
 
 HEALTH_TIMEOUT = 300
@@ -144,4 +145,5 @@ def up(
         print("The stack is not healthy; it is left running for diagnosis (`make down`).", file=out)
         return 1
     summary(settings, channels, out)
+    print_report(compose, settings, out, docker)
     return 0

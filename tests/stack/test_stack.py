@@ -44,3 +44,14 @@ class TestServices:
         """Grafana's API needs a login: no anonymous access."""
         response = requests.get(compose_stack.urls["grafana"] + "/api/dashboards/home", timeout=10)
         assert response.status_code == 401
+
+
+class TestDiskReport:
+    def test_make_ps_prints_each_volume_size_and_the_free_space(self, compose_stack):
+        """`make ps` lists every data volume of the running stack with its size, then the disk."""
+        ps = compose_stack.stackctl("ps")
+        assert ps.returncode == 0, ps.stdout + ps.stderr
+        report = ps.stdout.split("Data volumes:", 1)[1].splitlines()
+        for volume in ("prometheus-data", "alertmanager-data", "loki-data", "grafana-data"):
+            assert any(line.split()[:1] == [volume] for line in report), ps.stdout
+        assert any(line.strip().startswith("Disk:") for line in report), ps.stdout

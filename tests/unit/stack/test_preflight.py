@@ -145,10 +145,12 @@ class TestSettings:
             "PROMETHEUS_RETENTION_TIME": "two weeks",
             "PROMETHEUS_RETENTION_SIZE": "5G",
             "LOKI_RETENTION_PERIOD": "36h",
+            "LOKI_DISK_BUDGET": "lots",
         }
         assert messages(example) == [
             "  ✗ PROMETHEUS_RETENTION_TIME: 'two weeks' is not a duration such as 35d or 12w",
             "  ✗ PROMETHEUS_RETENTION_SIZE: '5G' is not a size such as 512MB or 5GB",
+            "  ✗ LOKI_DISK_BUDGET: 'lots' is not a size such as 512MB or 10GB",
             "  ✗ LOKI_RETENTION_PERIOD: '36h' must be a whole number of days in hours, e.g. 336h "
             "(14 days): Loki deletes logs per 24h index period",
         ]
