@@ -72,6 +72,14 @@ STACK_METRICS: dict[str, frozenset[str]] = {
             "promtail_request_duration_seconds_count",
         }
     ),
+    # The optional `host` profile; used by HostDiskFillingUp (prometheus/rules/stack.rules.yml).
+    "node-exporter": frozenset(
+        {
+            "node_filesystem_avail_bytes",
+            "node_filesystem_size_bytes",
+            "node_filesystem_readonly",
+        }
+    ),
     "grafana": frozenset(
         {
             "grafana_http_request_duration_seconds_count",
