@@ -1,8 +1,10 @@
-"""The README's generated figures: the stack's memory, from docs/results/memory.json and compose.
+"""The README's generated figures: the stack's memory and disk, from docs/results/memory.json,
+compose and .env.example.
 
 `python3 scripts/readme_figures.py` rewrites each generated block of README.md; `--check` only
 says whether the README is up to date (tests/config/test_readme_figures.py runs it). The memory
-limits are summed from the effective compose configuration (`docker compose config`), never typed.
+limits are summed from the effective compose configuration (`docker compose config`) and the disk
+caps from .env.example's defaults, never typed.
 Stdlib only, like stackctl.
 """
 
@@ -20,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "memory.json"
 README = ROOT / "README.md"
 BLOCK = re.compile(
-    r"(<!-- generated: memory \(scripts/readme_figures\.py\) -->\n).*?(\n<!-- end generated -->)",
+    r"(<!-- generated: memory and disk \(scripts/readme_figures\.py\) -->\n)"
+    r".*?(\n<!-- end generated -->)",
     re.S,
 )
 GIB = 1024**3
@@ -65,11 +68,33 @@ def memory_text(results: dict, core: dict[str, int], host: dict[str, int]) -> st
     )
 
 
+def disk_text(results: dict, defaults: dict[str, str]) -> str:
+    caps = (
+        f"Metrics are capped at PROMETHEUS_RETENTION_SIZE={defaults['PROMETHEUS_RETENTION_SIZE']} "
+        f"and logs budgeted at LOKI_DISK_BUDGET={defaults['LOKI_DISK_BUDGET']} "
+        "([.env.example](.env.example))."
+    )
+    volumes = results.get("volume_bytes") or {}
+    if not volumes:
+        return f"**Disk.** Data volumes after demo traffic: not measured yet. {caps}"
+    minutes = round(results["demo_traffic_seconds"] / 60)
+    return (
+        f"**Disk.** {sum(volumes.values()) / GIB:.2f} GiB in the data volumes after {minutes} min "
+        f"of demo traffic (same measurement). {caps}"
+    )
+
+
+def env_defaults() -> dict[str, str]:
+    pairs = re.findall(r"^([A-Z_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.M)
+    return dict(pairs)
+
+
 def render(readme: str) -> str:
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
     text = memory_text(results, mem_limits(), mem_limits("host"))
+    text += "\n\n" + disk_text(results, env_defaults())
     if not BLOCK.search(readme):
-        raise SystemExit("README.md has no generated memory block")
+        raise SystemExit("README.md has no generated memory and disk block")
     return BLOCK.sub(lambda m: m.group(1) + text + m.group(2), readme)
 
 

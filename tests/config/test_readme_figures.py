@@ -33,3 +33,16 @@ def test_a_measurement_replaces_not_measured_yet():
     assert text.startswith("**Memory.** 0.50 GiB resident for the whole stack")
     assert "after 60 min of demo traffic" in text and "(4 vCPU VPS, 2026-12-01;" in text
     assert "add up to 1.00 GiB (2.00 GiB with the `host` profile)" in text
+
+
+def test_disk_figure_is_measured_or_says_not_measured_yet():
+    """The disk line quotes the measured volumes' sum, or says it is not measured, plus the caps."""
+    defaults = {"PROMETHEUS_RETENTION_SIZE": "5GB", "LOKI_DISK_BUDGET": "10GB"}
+    assert readme_figures.disk_text({}, defaults).startswith(
+        "**Disk.** Data volumes after demo traffic: not measured yet. Metrics are capped at "
+        "PROMETHEUS_RETENTION_SIZE=5GB and logs budgeted at LOKI_DISK_BUDGET=10GB"
+    )
+    measured = {"demo_traffic_seconds": 600, "volume_bytes": {"loki-data": GIB, "x": GIB}}
+    assert readme_figures.disk_text(measured, defaults).startswith(
+        "**Disk.** 2.00 GiB in the data volumes after 10 min of demo traffic"
+    )

@@ -1,5 +1,6 @@
-"""The stack's resident memory after demo traffic, measured with docker stats and written to
-docs/results/memory.json, from which the README's figure is generated (scripts/readme_figures.py).
+"""The stack's resident memory (docker stats) and data volume sizes (docker system df) after demo
+traffic, written to docs/results/memory.json, from which the README's figures are generated
+(scripts/readme_figures.py).
 
 Waits until every container has served BOTWATCH_SOAK_SECONDS of demo traffic (default one hour,
 as the README's figure states; set it lower for a quick run, and the figure says how long it was).
@@ -55,6 +56,12 @@ def test_resident_memory_after_demo_traffic(compose_stack, docker_client, capsys
         print(f"  {'total':14} {sum(usage.values()) / 2**20:8.1f} MiB")
     assert set(usage) >= {"prometheus", "alertmanager", "loki", "promtail", "grafana", "bot"}
     assert all(used > 0 for used in usage.values()), usage
+    volumes = {
+        v["Labels"]["com.docker.compose.volume"]: v["UsageData"]["Size"]
+        for v in docker_client.df()["Volumes"] or []
+        if (v.get("Labels") or {}).get("com.docker.compose.project") == compose_stack.project
+    }
+    assert volumes, "no volume of the project in docker system df"
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
     engine = docker_client.version()["Version"]
     results.update(
@@ -62,5 +69,6 @@ def test_resident_memory_after_demo_traffic(compose_stack, docker_client, capsys
         machine=f"{os.cpu_count()} CPUs, {platform.machine()}, Docker {engine}",
         demo_traffic_seconds=SOAK_SECONDS,
         resident_bytes=dict(sorted(usage.items())),
+        volume_bytes=dict(sorted(volumes.items())),
     )
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
