@@ -105,7 +105,8 @@ def backup(compose: Compose, destination: Path, out: TextIO, *, docker: str = "d
                 continue
             command = _archiver(docker, image, volume, "tar czf - -C /data .")
             with (folder / volume.archive).open("wb") as target:
-                done = subprocess.run(command, stdout=target, stderr=subprocess.PIPE, check=False)
+                done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=target,
+                                      stderr=subprocess.PIPE, check=False)  # fmt: skip
             if done.returncode != 0:
                 raise BackupError(f"archiving {volume.name} failed: {done.stderr.decode().strip()}")
             archived[volume.key] = volume.name
