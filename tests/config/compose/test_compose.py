@@ -138,6 +138,8 @@ class TestPolicy:
                 assert spec["condition"] == "service_healthy", f"{name} → {dependency}"
         assert "loki" in rendered["services"]["promtail"]["depends_on"]
         assert {"prometheus", "loki"} <= set(rendered["services"]["grafana"]["depends_on"])
+        # Its first alerts (the Watchdog) find Alertmanager: no error line at a fresh start.
+        assert "alertmanager" in rendered["services"]["prometheus"]["depends_on"]
 
     def test_secrets_come_from_files(self, rendered, repo):
         """Secrets are Compose file secrets under the git-ignored .secrets/ folder."""
