@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import bootstrap_tools as bootstrap
 import pytest
+from tool_debian import debian_mirrors
+from tool_release import ReleaseFile, SourceUnusable
 
 from tests.support.net import wait_http
 
@@ -22,7 +25,7 @@ def test_tool_runs_with_an_accepted_version(name, tool):
     path = Path(tool(name))
     subprocess.run([path, "--help"], capture_output=True, timeout=30, check=True)
     version = bootstrap.installed_version(TOOLS[name], path)
-    assert bootstrap.accepted(version, TOOLS[name].series), version
+    assert bootstrap.accepted(version, TOOLS[name].versions), version
 
 
 def test_alertmanager_loads_a_config(tool, free_port, tmp_path):
@@ -67,16 +70,29 @@ class TestSources:
             "deb [arch=amd64] http://other.example/debian bookworm main\n"
             "deb https://packages.example.com/apt stable main\n# deb http://x/debian sid main\n"
         )
-        assert bootstrap.debian_mirrors(tmp_path) == [
+        assert debian_mirrors(tmp_path) == [
             "http://mirror.example/debian",
             "http://other.example/debian",
         ]
 
-    def test_version_series_matching(self):
-        """A version is accepted only within a listed major.minor line."""
-        assert bootstrap.accepted("3.5.3", ("3.13", "3.5"))
-        assert not bootstrap.accepted("3.51.0", ("3.5",))
-        assert not bootstrap.accepted(None, ("3.5",))
+    def test_a_build_without_version_is_read_from_its_package(self, tmp_path):
+        """A tool that prints no version is judged by its package's recorded version, epoch cut."""
+        spec = {"versions": ["1.145", "1.145"], "version_from_package": True}
+        tool = bootstrap.load_tools({"tools": {"t": spec}})[0]
+        target = tmp_path / "t"
+        assert bootstrap.installed_version(tool, target) is None
+        bootstrap.version_stamp(target).write_text("1:1.145.0+ds1-2")
+        assert bootstrap.installed_version(tool, target) == "1.145.0"
+
+    def test_version_range_matching(self):
+        """A version is accepted from the oldest to the newest major.minor, both included."""
+        assert bootstrap.accepted("3.5.3", ("3.5", "3.13"))
+        assert bootstrap.accepted("3.13.9", ("3.5", "3.13"))
+        assert bootstrap.accepted("3.9.0", ("3.5", "3.13"))
+        assert not bootstrap.accepted("3.4.2", ("3.5", "3.13"))
+        assert not bootstrap.accepted("3.51.0", ("3.5", "3.13"))
+        assert not bootstrap.accepted("5.0.0", ("2.26", "2.40"))
+        assert not bootstrap.accepted(None, ("3.5", "3.5"))
 
     @pytest.mark.parametrize(
         "output", ["prometheus, version 2.11.4 (branch: HEAD)", "v2.11.4 h1:abc", "2.11.4\n"]
@@ -85,16 +101,25 @@ class TestSources:
         """Versions are read whether prefixed with "version ", with "v", or bare on their line."""
         assert bootstrap.VERSION_RE.search(output).groups() == ("2", "11", "4")
 
-    def test_a_build_without_version_is_read_from_its_package(self, tmp_path):
-        """A tool that prints no version is judged by its package's recorded version, epoch cut."""
-        spec = {"series": ["1.145"], "package": "p", "path": "t", "version_from_package": True}
-        tool = bootstrap.load_tools({"tools": {"t": spec}})[0]
-        target = tmp_path / "t"
-        assert bootstrap.installed_version(tool, target) is None
-        bootstrap.version_stamp(target).write_text("1:1.145.0+ds1-2")
-        assert bootstrap.installed_version(tool, target) == "1.145.0"
-
     def test_repository_names_no_mirror_host(self, repo):
         """No Debian mirror host is written into the bootstrap or its pins."""
-        for path in (repo / "scripts" / "bootstrap_tools.py", repo / "scripts" / "tools.toml"):
-            assert "deb.debian.org" not in path.read_text()
+        for name in ("bootstrap_tools.py", "tool_debian.py", "tool_release.py", "tools.toml"):
+            assert "deb.debian.org" not in (repo / "scripts" / name).read_text()
+
+    @pytest.mark.parametrize("release", sorted(CONFIG["releases"]))
+    def test_release_pins_cover_the_supported_platforms(self, release):
+        """Each release pins a sha256 for linux/darwin × amd64/arm64, or names the gap: a platform
+        without a pin is refused with a line saying so, never downloaded unchecked."""
+        spec = CONFIG["releases"][release]
+        for plat in ("linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64"):
+            pin = spec["sha256"].get(plat)
+            if pin is not None:
+                assert re.fullmatch(r"[0-9a-f]{64}", pin), (plat, pin)
+                assert ReleaseFile.pick(release, spec, "x", plat).sha256 == pin
+                continue
+            with pytest.raises(SourceUnusable) as refused:
+                ReleaseFile.pick(release, spec, "x", plat)
+            assert str(refused.value) == (
+                f"no sha256 is pinned for the {release} {spec['version']} release on {plat} in "
+                "scripts/tools.toml"
+            )
