@@ -29,7 +29,7 @@ logs: ## Follow logs (all services, or one: make logs s=bot)
 restart: ## Re-validate settings and restart the stack (or one service: make restart s=bot)
 	@$(STACKCTL) restart $(s)
 
-config: ## Validate .env and render the effective compose and Alertmanager configuration
+config: ## Validate .env and show the effective compose and Alertmanager config (writes nothing; no Docker engine needed)
 	@$(STACKCTL) config
 
 test-alert: ## Send a marked test alert to the configured channels (and check the dead man's switch)
@@ -45,9 +45,12 @@ restore: ## Restore the data volumes from a backup: make restore FROM=backups/<t
 clean: ## Stop the stack and delete its data volumes (asks first; FORCE=1 skips the question)
 	@$(STACKCTL) clean $(if $(FORCE),--force)
 
+# A .venv whose Python cannot import pip (a `python -m venv` that failed half-way, or one made by
+# a Python older than 3.11) is made again instead of failing on every later run.
 $(VENV)/.installed: requirements-dev.txt exporter/pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
-	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found: install Python 3.11+, or name one, e.g. \`PYTHON=python3.12 make test\`" >&2; exit 1; }
+	@$(PYTHON) scripts/python_preflight.py
+	@$(VPY) -c 'import sys, pip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); } || { rm -rf $(VENV); exit 1; }
 	@$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
