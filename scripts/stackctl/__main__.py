@@ -10,6 +10,7 @@ from pathlib import Path
 from . import envfile
 from .backup import BackupError, backup, restore
 from .docker import Compose, DockerUnavailable, check_docker
+from .showconfig import show_config
 from .up import load_settings, render, report, up
 from .volumes import print_report
 
@@ -22,22 +23,6 @@ def _compose_or_exit() -> Compose:
     except DockerUnavailable as exc:
         sys.exit(str(exc))
     return Compose(ROOT)
-
-
-def config() -> int:
-    """Validate .env and print the effective compose and Alertmanager configuration."""
-    settings, problems = load_settings(ROOT, sys.stdout)
-    if problems:
-        report(problems, sys.stdout)
-        return 1
-    channels = render(ROOT, settings)
-    # The standalone binary renders without a Docker engine (make tools installs it).
-    standalone = shutil.which("docker-compose", path=str(ROOT / ".tools" / "bin"))
-    result = Compose(ROOT, (standalone,) if standalone else ("docker", "compose")).run("config")
-    generated = ROOT / ".generated" / "alertmanager" / "alertmanager.yml"
-    print(f"# Alertmanager ({generated.relative_to(ROOT)}), channels: {channels or 'none'}")
-    print(generated.read_text())
-    return result.returncode
 
 
 def restart(service: str | None) -> int:
@@ -106,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         return up(ROOT)
     if args.command == "config":
-        return config()
+        return show_config(ROOT)
     if args.command == "ps":
         return ps()
     if args.command == "restart":

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+
+# A standalone Compose v2 renders the project with no Docker at all.
+TOOLS_HINT = "run `make tools` (it puts docker-compose in .tools/bin/, no Docker needed)"
 
 
 class DockerUnavailable(RuntimeError):
@@ -28,15 +32,39 @@ def check_docker(docker: str = "docker") -> None:
             "The Docker engine is not reachable (`docker info` failed). Start it (e.g. `sudo "
             "systemctl start docker`) and make sure your user may use it (the `docker` group)."
         )
-    version = subprocess.run(
-        [docker, "compose", "version", "--short"], capture_output=True, text=True
-    )
-    match = re.match(r"v?(\d+)\.", version.stdout.strip())
-    if version.returncode != 0 or not match or int(match.group(1)) < 2:
+    if not has_compose_plugin(docker):
         raise DockerUnavailable(
             "Docker Compose v2 is missing (`docker compose version` failed). Install the "
             "docker-compose-plugin package; the old `docker-compose` v1 is not supported."
         )
+
+
+def has_compose_plugin(docker: str) -> bool:
+    """Whether `docker compose` is Compose v2 or later (it answers without a Docker engine)."""
+    version = subprocess.run(
+        [docker, "compose", "version", "--short"], capture_output=True, text=True
+    )
+    match = re.match(r"v?(\d+)\.", version.stdout.strip())
+    return version.returncode == 0 and match is not None and int(match.group(1)) >= 2
+
+
+def compose_for_rendering(root: Path, docker: str = "docker") -> tuple[str, ...]:
+    """A Compose v2 that renders the project without an engine: `make tools`' standalone binary,
+    else Docker's plugin. Raises DockerUnavailable saying what is missing and how to get it."""
+    standalone = root / ".tools" / "bin" / "docker-compose"
+    if os.access(standalone, os.X_OK):
+        return (str(standalone),)
+    if shutil.which(docker) is None:
+        raise DockerUnavailable(
+            f"Compose v2 is needed to render compose.yaml and none was found: {TOOLS_HINT}, or "
+            "install Docker with its Compose v2 plugin."
+        )
+    if not has_compose_plugin(docker):
+        raise DockerUnavailable(
+            "Docker's Compose v2 plugin is missing (`docker compose version` failed): "
+            f"{TOOLS_HINT}, or install the docker-compose-plugin package."
+        )
+    return (docker, "compose")
 
 
 class Compose:
