@@ -198,6 +198,38 @@ class TestUp:
             "(https://docs.docker.com/engine/install/), then run `make up` again."
         ) in out.getvalue().splitlines()
 
+    @pytest.mark.parametrize(
+        ("script", "message"),
+        [
+            (
+                'echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2\n'
+                "exit 1\n",
+                "  ✗ Docker: The Docker engine is not reachable (`docker info` failed). Start it "
+                "(e.g. `sudo systemctl start docker`) and make sure your user may use it (the "
+                "`docker` group).",
+            ),
+            (
+                'case "$1" in info) echo 28.2.2 ;; *) echo "docker: unknown command: docker $1" '
+                ">&2; exit 1 ;; esac\n",
+                "  ✗ Docker: Docker Compose v2 is missing (`docker compose version` failed). "
+                "Install the docker-compose-plugin package; the old `docker-compose` v1 is not "
+                "supported.",
+            ),
+        ],
+        ids=["no engine", "no compose plugin"],
+    )
+    def test_docker_without_engine_or_compose_plugin(self, root, tmp_path, script, message):
+        """A docker CLI whose engine is down, or which lacks the Compose plugin, is reported on
+        one line saying what to do, and nothing starts."""
+        docker = tmp_path / "bin" / "docker"
+        docker.parent.mkdir()
+        docker.write_text("#!/bin/sh\n" + script)
+        docker.chmod(0o755)
+        out = io.StringIO()
+        assert up(root, docker=str(docker), out=out, in_use=never_in_use) == 1
+        lines = out.getvalue().splitlines()
+        assert lines[-2:] == ["Found 1 problem(s); nothing was started:", message]
+
     def test_bad_settings_are_all_reported_and_nothing_is_started(self, root, docker):
         """Every problem is printed at once, and `docker compose up` is never called."""
         example = (root / ".env.example").read_text()
