@@ -76,7 +76,8 @@ class Machine:
         """Give the machine these real commands of this one."""
         for command in commands:
             found = shutil.which(command)
-            assert found, f"this machine lacks {command}"
+            if found is None:
+                pytest.skip(f"simulating this machine needs {command}, which this one lacks")
             (self.bin / command).symlink_to(found)
 
     def fake(self, command: str, script: str) -> None:
