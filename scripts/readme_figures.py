@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from stackctl.docker import compose_for_rendering
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "memory.json"
@@ -29,16 +30,10 @@ BLOCK = re.compile(
 GIB = 1024**3
 
 
-def compose_command() -> list[str]:
-    """docker-compose from `make tools`, else Docker's Compose plugin."""
-    standalone = shutil.which("docker-compose", path=str(ROOT / ".tools" / "bin"))
-    return [standalone] if standalone else ["docker", "compose"]
-
-
 def mem_limits(*profiles: str) -> dict[str, int]:
     """Each service's mem_limit in bytes, as Compose resolves it for these profiles."""
-    args = [*compose_command(), "--project-directory", str(ROOT), "-f", str(ROOT / "compose.yaml"),
-            "--env-file", str(ROOT / ".env.example")]  # fmt: skip
+    args = [*compose_for_rendering(ROOT), "--project-directory", str(ROOT),
+            "-f", str(ROOT / "compose.yaml"), "--env-file", str(ROOT / ".env.example")]  # fmt: skip
     for profile in profiles:
         args += ["--profile", profile]
     result = subprocess.run([*args, "config", "--format", "json"], capture_output=True, text=True,
