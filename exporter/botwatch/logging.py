@@ -81,8 +81,7 @@ class JsonFormatter(_BaseFormatter):
         log_data["timestamp"] = self._timestamps.format(record.created)
         log_data["level"] = level_name(record)
         log_data["logger"] = record.name
-        texts = scrub.record_texts(record)
-        log_data["message"] = scrub.scrub_with(record.message, texts)
+        log_data["message"] = scrub.scrub_message(record)
         log_data.update(self._static)
         attrs = record.__dict__
         for key in CONTEXT_FIELDS:
