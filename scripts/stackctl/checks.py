@@ -10,7 +10,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-PORT_KEYS = ("GRAFANA_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "LOKI_PORT")
+from .profiles import enabled
+
+PORT_KEYS = (
+    "GRAFANA_PORT",
+    "PROMETHEUS_PORT",
+    "ALERTMANAGER_PORT",
+    "LOKI_PORT",
+    "VICTORIAMETRICS_PORT",
+)
+# Ports published only by an optional profile's service: free only needs checking when it runs.
+PROFILE_PORTS = {"VICTORIAMETRICS_PORT": "longterm"}
+# VictoriaMetrics' -retentionPeriod: a bare number of months, or of days, weeks or years (its own
+# "m" means minutes, and hours invite a retention shorter than its one-day minimum).
+VM_RETENTION_RE = re.compile(r"^[1-9]\d*[dwy]?$")
 DISCORD_WEBHOOK_RE = re.compile(
     r"^https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/\d{15,25}/[\w-]{20,}$"
 )
@@ -154,6 +167,7 @@ def check_network(env: Mapping[str, str]) -> list[Problem]:
                 "0.0.0.0 (every interface)",
             )
         )
+    problems += _gossip_network(env.get("ALERTMANAGER_GOSSIP_NET", "10.253.253"))
     seen: dict[int, str] = {}
     for key in PORT_KEYS:
         value = env.get(key, "")
@@ -164,6 +178,22 @@ def check_network(env: Mapping[str, str]) -> list[Problem]:
             problems.append(Problem(key, f"uses port {value}, already taken by {seen[int(value)]}"))
         seen[int(value)] = key
     return problems
+
+
+def _gossip_network(prefix: str) -> list[Problem]:
+    """ALERTMANAGER_GOSSIP_NET: the first three numbers of a private /29 (compose.yaml)."""
+    try:
+        network = ipaddress.ip_network(f"{prefix}.0/29")
+    except ValueError:
+        network = None
+    if network is None or prefix.count(".") != 2 or not network.is_private:
+        return [
+            Problem(
+                "ALERTMANAGER_GOSSIP_NET",
+                f"{prefix!r} must be the first three numbers of a private network, e.g. 10.253.253",
+            )
+        ]
+    return []
 
 
 def check_retention(env: Mapping[str, str]) -> list[Problem]:
@@ -200,6 +230,15 @@ def check_retention(env: Mapping[str, str]) -> list[Problem]:
             )
         )
     problems += _bool("LOG_DROP_DEBUG", env.get("LOG_DROP_DEBUG", "false"))
+    longterm = env.get("VICTORIAMETRICS_RETENTION", "12")
+    if not VM_RETENTION_RE.match(longterm):
+        problems.append(
+            Problem(
+                "VICTORIAMETRICS_RETENTION",
+                f"{longterm!r} must be a number of months (12) or of days, weeks or years "
+                "(400d, 60w, 2y)",
+            )
+        )
     return problems
 
 
@@ -235,5 +274,7 @@ def check_ports_free(
             f"choose another port for {key} in .env",
         )
         for key in PORT_KEYS
-        if env.get(key, "").isdigit() and in_use(address, int(env[key]))
+        if PROFILE_PORTS.get(key, "") in ("", *enabled(env))
+        and env.get(key, "").isdigit()
+        and in_use(address, int(env[key]))
     ]

@@ -68,13 +68,20 @@ def compose_for_rendering(root: Path, docker: str = "docker") -> tuple[str, ...]
 
 
 class Compose:
-    """`docker compose` bound to this repository's compose file and .env."""
+    """`docker compose` bound to this repository's compose file and .env.
+
+    A compose.override.yaml beside compose.yaml is merged in, as `docker compose` itself does when
+    given no file: the place for this host's own changes (README "Scaling": an Alertmanager
+    gossiping with another host), which git ignores.
+    """
 
     def __init__(self, root: Path, command: tuple[str, ...] = ("docker", "compose")) -> None:
         self.root = root
+        files = [root / "compose.yaml", root / "compose.override.yaml"]
         self.base = [
             *command,
-            *("--project-directory", str(root), "-f", str(root / "compose.yaml")),
+            *("--project-directory", str(root)),
+            *(arg for f in files if f.is_file() for arg in ("-f", str(f))),
             *("--env-file", str(root / ".env")),
         ]
 

@@ -13,6 +13,8 @@ from .alerting import alert_timezone, check_alerting
 from .alerting import render as render_alertmanager
 from .checks import Problem, check_ports_free, check_settings, port_in_use
 from .docker import Compose, DockerUnavailable, check_docker
+from .profiles import enabled
+from .profiles import render as render_profiles
 from .secretfiles import write_secrets
 from .volumes import print_report
 from .zonefile import copy_zone
@@ -45,9 +47,10 @@ def load_settings(root: Path, out: TextIO) -> tuple[dict[str, str], list[Problem
 
 
 def render(root: Path, settings: Mapping[str, str]) -> list[str]:
-    """Write the secret files and the Alertmanager config; returns the configured channels."""
+    """Write the secret files and the rendered configs; returns the configured channels."""
     write_secrets(settings, root / ".secrets")
     copy_zone(alert_timezone(settings), root / ".generated" / "zoneinfo")
+    render_profiles(settings, root / ".generated", root)
     return render_alertmanager(settings, root / ".generated" / "alertmanager")
 
 
@@ -94,7 +97,11 @@ def urls(settings: Mapping[str, str]) -> list[tuple[str, str, str]]:
         ("Prometheus", f"http://{host}:{settings['PROMETHEUS_PORT']}", "metrics and alert rules"),
         ("Alertmanager", f"http://{host}:{settings['ALERTMANAGER_PORT']}", "alerts and silences"),
         ("Loki", f"http://{host}:{settings['LOKI_PORT']}", "log API (browse logs in Grafana)"),
-    ]
+    ] + (
+        [("VictoriaMetrics", f"http://{host}:{settings['VICTORIAMETRICS_PORT']}/vmui", "history")]
+        if "longterm" in enabled(settings)
+        else []
+    )
 
 
 def summary(settings: Mapping[str, str], channels: list[str], out: TextIO) -> None:

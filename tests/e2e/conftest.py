@@ -1,5 +1,5 @@
-"""Session fixtures for end-to-end tests: the real demo bot, prometheus and alertmanager on
-127.0.0.1, with fake Discord and Telegram servers as the chat channels.
+"""Session fixtures for end-to-end tests: the real demo bot, prometheus, alertmanager and
+victoria-metrics on 127.0.0.1, with fake Discord and Telegram servers as the chat channels.
 
 Reuse them from any test in tests/e2e/:
     native_stack      the running NativeStack (tests/support/native_stack.py): .bot, .prometheus,
@@ -7,6 +7,8 @@ Reuse them from any test in tests/e2e/:
     demo_bot          the bot process (.target "127.0.0.1:<port>", .kill(), .start())
     prometheus        the prometheus process (.url)
     alertmanager      the alertmanager process (.url, .post(alerts), .get(api v2 path))
+    victoriametrics   the long-term store (.url) Prometheus remote-writes to, as the compose
+                      profile `longterm` runs it
     chat_fakes        ChatFakes (tests/support/chat_fakes.py): .discord, .telegram
 Timings are the fast ones (1s scrape and evaluation, short `for` on BotDown and
 AlertmanagerNotificationsFailing, 1s group_wait, 2s group_interval); the shipped timings are
@@ -29,7 +31,9 @@ def chat_fakes():
 
 @pytest.fixture(scope="session")
 def native_stack(tool, chat_fakes, tmp_path_factory):
-    stack = NativeStack(tool, tmp_path_factory.mktemp("native-stack"), chat_fakes, fast=True)
+    stack = NativeStack(
+        tool, tmp_path_factory.mktemp("native-stack"), chat_fakes, fast=True, longterm=True
+    )
     try:
         stack.start()
     except Exception as exc:
@@ -52,6 +56,11 @@ def prometheus(native_stack):
 @pytest.fixture(scope="session")
 def alertmanager(native_stack):
     return native_stack.alertmanager
+
+
+@pytest.fixture(scope="session")
+def victoriametrics(native_stack):
+    return native_stack.victoriametrics
 
 
 @pytest.fixture

@@ -11,22 +11,14 @@ lists, which run no query: they read Prometheus's rules API, checked here agains
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 
 import pytest
 import requests
 
-from tests.support.grafana_dashboards import (
-    Query,
-    alert_lists,
-    expand,
-    load_dashboards,
-    queries,
-    variable_selectors,
-    variable_values,
-)
+from tests.support.grafana_dashboards import Query, alert_lists, queries, variable_selectors
+from tests.support.live_queries import run
 from tests.support.polling import poll
 from tests.support.stack_metrics import STACK_METRICS
 
@@ -46,29 +38,9 @@ def core_queries() -> list[Query]:
     ]
 
 
-@functools.cache
-def default_values(dashboard: str) -> dict[str, str]:
-    """The dashboard's default variable values (read once, not on every poll of every query)."""
-    return variable_values(load_dashboards()[dashboard])
-
-
-def live_expr(query: Query, range_seconds: int) -> str:
-    """The query with the dashboard's default variables and live interval values."""
-    return expand(query.expr, default_values(query.dashboard) | {"__range": f"{range_seconds}s"})
-
-
 def has_data(prometheus: str, query: Query, range_seconds: int) -> bool:
     """Whether the query returns at least one sample over the last `range_seconds`."""
-    expr = live_expr(query, range_seconds)
-    if query.instant:
-        response = requests.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10)
-    else:
-        end = time.time()
-        params = {"query": expr, "start": end - range_seconds, "end": end, "step": 15}
-        response = requests.get(f"{prometheus}/api/v1/query_range", params=params, timeout=10)
-    body = response.json()
-    assert body["status"] == "success", f"{query.where}: {body}"
-    return bool(body["data"]["result"])
+    return bool(run(prometheus, query, range_seconds))
 
 
 @pytest.fixture(scope="module")

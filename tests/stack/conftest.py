@@ -19,7 +19,11 @@ PORT_KEYS = {
     "prometheus": "PROMETHEUS_PORT",
     "alertmanager": "ALERTMANAGER_PORT",
     "loki": "LOKI_PORT",
+    "victoriametrics": "VICTORIAMETRICS_PORT",
 }
+# The stack under test runs the scaling profiles too (README "Scaling"), so the same run checks
+# the long-term store and the second Alertmanager and Prometheus under Docker.
+PROFILES = "longterm,ha"
 
 
 @dataclass
@@ -79,6 +83,10 @@ def compose_stack(docker_client, tmp_path_factory, free_port) -> Iterator[Stack]
         env = env.replace(f"\n{key}=", f"\n{key}={ports[service]}\n# was: ")
     password = uuid.uuid4().hex
     env = env.replace("GRAFANA_ADMIN_PASSWORD=", f"GRAFANA_ADMIN_PASSWORD={password}")
+    env = env.replace("\nCOMPOSE_PROFILES=", f"\nCOMPOSE_PROFILES={PROFILES}")
+    # A gossip /29 of its own, so that two test stacks on one Docker host do not collide.
+    gossip = f"10.253.{uuid.uuid4().int % 200 + 20}"
+    env = env.replace("\nALERTMANAGER_GOSSIP_NET=", f"\nALERTMANAGER_GOSSIP_NET={gossip}\n# was: ")
     (root / ".env").write_text(env)
     project = f"botwatch-test-{uuid.uuid4().hex[:8]}"
     environment = {

@@ -53,11 +53,16 @@ def grafana(compose_stack) -> Grafana:
 
 class TestProvisioning:
     def test_datasources_provisioned_with_fixed_uids(self, grafana):
-        """Grafana lists exactly the three provisioned data sources under their fixed uids."""
+        """Grafana lists exactly the four provisioned data sources under their fixed uids."""
         found = {ds["uid"]: ds["type"] for ds in grafana.get("/api/datasources")}
-        assert found == {"prometheus": "prometheus", "loki": "loki", "alertmanager": "alertmanager"}
+        assert found == {
+            "prometheus": "prometheus",
+            "victoriametrics": "prometheus",
+            "loki": "loki",
+            "alertmanager": "alertmanager",
+        }
 
-    @pytest.mark.parametrize("uid", ["prometheus", "loki"])
+    @pytest.mark.parametrize("uid", ["prometheus", "victoriametrics", "loki"])
     def test_query_datasources_healthy(self, grafana, uid):
         """Grafana's own health check of the Prometheus and Loki data sources passes."""
         assert grafana.get(f"/api/datasources/uid/{uid}/health")["status"] == "OK"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 from stackctl.alerting import render
+from stackctl.profiles import prometheus_config
 from stackctl.testalert import post_alerts
 
 from tests.support.chat_fakes import ChatFakes
@@ -103,22 +105,67 @@ class DemoBot(Process):
         wait_http(f"http://{self.target}/metrics", 30, process=self.process)
 
 
-class Alertmanager(Process):
-    """alertmanager with a rendered project config (write_alertmanager_config's, for the stack)."""
+def _compose_defaults(text: str) -> str:
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", text)
 
-    def __init__(self, tool: Callable[[str], str], workdir: Path, config: Path):
+
+def compose_command(service: str) -> list[str]:
+    """The command compose.yaml gives a service, each ${VAR:-default} at its default."""
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    return [_compose_defaults(arg) for arg in compose["services"][service]["command"]]
+
+
+def compose_environment(service: str) -> dict[str, str]:
+    """The environment compose.yaml gives a service, each ${VAR:-default} at its default."""
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    return {
+        k: _compose_defaults(str(v)) for k, v in compose["services"][service]["environment"].items()
+    }
+
+
+def cluster_flags(service: str, gossip: Mapping[str, str]) -> list[str]:
+    """compose.yaml's --cluster.* flags for an Alertmanager, each gossip address (a compose
+    service name → host:port) replaced by the local one for that service."""
+    compose_addresses = {
+        name: next(
+            arg.split("=", 1)[1]
+            for arg in compose_command(name)
+            if arg.startswith("--cluster.listen-address=")
+        )
+        for name in gossip
+    }
+    local = {compose_addresses[name]: address for name, address in gossip.items()}
+    flags = [arg for arg in compose_command(service) if arg.startswith("--cluster.")]
+    return [re.sub(r"=(.+)$", lambda m: "=" + local[m.group(1)], flag) for flag in flags]
+
+
+class Alertmanager(Process):
+    """alertmanager with a rendered project config (write_alertmanager_config's, for the stack).
+
+    Alone by default (no gossip); `cluster` gives it compose.yaml's cluster flags instead.
+    """
+
+    def __init__(
+        self,
+        tool: Callable[[str], str],
+        workdir: Path,
+        config: Path,
+        *,
+        name: str = "alertmanager",
+        cluster: list[str] | None = None,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = config
         args = [
             tool("alertmanager"),
             f"--config.file={self.config}",
-            f"--storage.path={workdir / 'alertmanager' / 'data'}",
+            f"--storage.path={workdir / name / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
             f"--web.external-url={self.url}",
-            "--cluster.listen-address=",
+            *(cluster if cluster is not None else ["--cluster.listen-address="]),
         ]
-        super().__init__("alertmanager", args, workdir / "alertmanager.log")
+        super().__init__(name, args, workdir / f"{name}.log")
 
     def start(self) -> None:
         super().start()
@@ -134,8 +181,28 @@ class Alertmanager(Process):
             return json.load(response)
 
 
+class VictoriaMetrics(Process):
+    """victoria-metrics with compose.yaml's flags (retention, deduplication); data, port local."""
+
+    def __init__(self, tool: Callable[[str], str], workdir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        local = {
+            "-storageDataPath": str(workdir / "victoriametrics"),
+            "-httpListenAddr": f"127.0.0.1:{self.port}",
+        }
+        flags = [arg.split("=", 1) for arg in compose_command("victoriametrics")]
+        args = [tool("victoria-metrics"), *(f"{k}={local.get(k, v)}" for k, v in flags)]
+        super().__init__("victoriametrics", args, workdir / "victoriametrics.log")
+
+    def start(self) -> None:
+        super().start()
+        wait_http(f"{self.url}/health", 30, process=self.process)
+
+
 class Prometheus(Process):
-    """prometheus with the project's prometheus.yml and rules, scraping the local processes."""
+    """prometheus with the project's prometheus.yml and rules, scraping the local processes;
+    with `longterm`, also remote-writing to it as the `longterm` profile configures."""
 
     def __init__(
         self,
@@ -145,11 +212,19 @@ class Prometheus(Process):
         am: Alertmanager,
         *,
         fast: bool,
+        longterm: VictoriaMetrics | None = None,
     ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         folder = workdir / "prometheus"
-        self.config = write_prometheus_config(folder, bot_target, am.port, self.port, fast=fast)
+        self.config = write_prometheus_config(
+            folder,
+            bot_target,
+            am.port,
+            self.port,
+            fast=fast,
+            longterm=f"127.0.0.1:{longterm.port}" if longterm else None,
+        )
         args = [
             tool("prometheus"),
             f"--config.file={self.config}",
@@ -160,7 +235,9 @@ class Prometheus(Process):
             # Firing alerts are re-sent every minute by default; an alert that fired before the
             # Alertmanager was discovered (Watchdog, at the first evaluation) would wait that long.
             args.append(f"--rules.alert.resend-delay={FAST_RESEND_DELAY:g}s")
-        super().__init__("prometheus", args, workdir / "prometheus.log", {"BOTWATCH_ENV": "e2e"})
+        # compose.yaml's environment (the replica name), with an env label of its own.
+        env = compose_environment("prometheus") | {"BOTWATCH_ENV": "e2e"}
+        super().__init__("prometheus", args, workdir / "prometheus.log", env)
 
     def start(self) -> None:
         super().start()
@@ -204,11 +281,21 @@ def write_alertmanager_config(folder: Path, fakes: ChatFakes, *, fast: bool) -> 
 
 
 def write_prometheus_config(
-    folder: Path, bot: str, am_port: int, own_port: int, *, fast: bool
+    folder: Path,
+    bot: str,
+    am_port: int,
+    own_port: int,
+    *,
+    fast: bool,
+    longterm: str | None = None,
 ) -> Path:
-    """prometheus.yml for local processes: bot, prometheus and alertmanager jobs only."""
+    """prometheus.yml for local processes: bot, prometheus and alertmanager jobs only; with
+    `longterm` (host:port of a VictoriaMetrics), as `make up` renders it for that profile."""
     folder.mkdir(parents=True, exist_ok=True)
-    config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+    profiles = {"COMPOSE_PROFILES": "longterm" if longterm else ""}
+    config = yaml.safe_load(prometheus_config(profiles, REPO))
+    for remote in config.get("remote_write", []):
+        remote["url"] = remote["url"].replace("victoriametrics:8428", str(longterm))
     local = {
         "bot": bot,
         "prometheus": f"127.0.0.1:{own_port}",
@@ -218,7 +305,9 @@ def write_prometheus_config(
     for job in config["scrape_configs"]:
         if job["job_name"] not in local:
             continue  # the other components do not run here; they would only alert as down
+        # The optional second instances (`ha` profile) are found by DNS; none runs here.
         job.pop("file_sd_configs", None)
+        job.pop("dns_sd_configs", None)
         labels = {"service": "bot"} if job["job_name"] == "bot" else {}
         job["static_configs"] = [{"targets": [local[job["job_name"]]], "labels": labels}]
         if fast:
@@ -253,26 +342,47 @@ def _rule_file(source: Path, *, fast: bool) -> str:
 
 
 class NativeStack:
-    """Bot, Alertmanager (with the chat fakes) and Prometheus, started in dependency order."""
+    """Bot, Alertmanager (with the chat fakes), optionally VictoriaMetrics (`longterm`), and
+    Prometheus, started in dependency order."""
 
-    def __init__(self, tool: Callable[[str], str], workdir: Path, fakes: ChatFakes, *, fast: bool):
+    def __init__(
+        self,
+        tool: Callable[[str], str],
+        workdir: Path,
+        fakes: ChatFakes,
+        *,
+        fast: bool,
+        longterm: bool = False,
+    ):
         self.fakes = fakes
         self.bot = DemoBot(workdir)
         config = write_alertmanager_config(workdir / "alertmanager", fakes, fast=fast)
         self.alertmanager = Alertmanager(tool, workdir, config)
-        self.prometheus = Prometheus(tool, workdir, self.bot.target, self.alertmanager, fast=fast)
+        self.victoriametrics = VictoriaMetrics(tool, workdir) if longterm else None
+        self.prometheus = Prometheus(
+            tool,
+            workdir,
+            self.bot.target,
+            self.alertmanager,
+            fast=fast,
+            longterm=self.victoriametrics,
+        )
+
+    @property
+    def processes(self) -> list[Process]:
+        """In start order."""
+        optional = [self.victoriametrics] if self.victoriametrics else []
+        return [self.bot, self.alertmanager, *optional, self.prometheus]
 
     def start(self) -> NativeStack:
-        for process in (self.bot, self.alertmanager, self.prometheus):
+        for process in self.processes:
             process.start()
         return self
 
     def close(self) -> None:
-        for process in (self.prometheus, self.alertmanager, self.bot):
+        for process in reversed(self.processes):
             process.stop()
 
     def logs(self) -> str:
         """The last lines of every process log, for assertion messages."""
-        return "\n".join(
-            f"--- {p.name} ---\n{p.tail()}" for p in (self.bot, self.alertmanager, self.prometheus)
-        )
+        return "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes)

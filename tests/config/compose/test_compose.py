@@ -9,12 +9,23 @@ from pathlib import Path
 
 import pytest
 
-STATEFUL = {"prometheus", "alertmanager", "loki", "promtail", "grafana"}
+STATEFUL = {
+    "prometheus",
+    "alertmanager",
+    "loki",
+    "promtail",
+    "grafana",
+    # profiles longterm and ha
+    "victoriametrics",
+    "prometheus-2",
+    "alertmanager-2",
+}
 # Services that cannot run as a non-root user, with the reason (also written in compose.yaml).
 ROOT_ALLOWED = {
     "promtail": "reads container logs through the Docker socket, whose group differs per host",
     "cadvisor": "reads the host's cgroups and Docker state",
     "alloy": "reads container logs through the Docker socket, like promtail",
+    "victoriametrics": "its image has no data directory a non-root user owns",
 }
 # Services that may see the Docker socket (read-only).
 SOCKET_ALLOWED = {"promtail", "cadvisor", "alloy"}
@@ -37,7 +48,17 @@ def render(tool, repo: Path, env_file: Path, *profiles: str) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.fixture(scope="module", params=["example", "minimal", "host-profile", "alloy-profile"])
+@pytest.fixture(
+    scope="module",
+    params=[
+        "example",
+        "minimal",
+        "host-profile",
+        "alloy-profile",
+        "longterm-profile",
+        "ha-profile",
+    ],
+)
 def rendered(request, tool, repo, tmp_path_factory) -> dict:
     """The effective configuration for .env.example, a minimal .env, and each optional profile."""
     if request.param == "minimal":
@@ -105,7 +126,7 @@ class TestPolicy:
 
     def test_stateful_services_keep_data_in_named_volumes(self, rendered):
         """Each stateful service stores its data in a named volume that survives `make down`."""
-        for name in STATEFUL:
+        for name in STATEFUL & set(rendered["services"]):
             volumes = rendered["services"][name].get("volumes", [])
             named = [
                 v for v in volumes if v["type"] == "volume" and v["source"] in rendered["volumes"]
@@ -157,3 +178,73 @@ def test_bind_address_setting_is_honoured(tool, repo, tmp_path):
     assert (grafana["host_ip"], grafana["published"]) == ("192.0.2.10", "3300")
     for service in services.values():
         assert all(p["host_ip"] == "192.0.2.10" for p in service.get("ports", []))
+
+
+@pytest.fixture(scope="module")
+def scaled(tool, repo) -> dict:
+    """The stack with both scaling profiles, `longterm` and `ha`."""
+    return render(tool, repo, repo / ".env.example", "longterm", "ha")
+
+
+@pytest.fixture(scope="module")
+def services(scaled) -> dict:
+    return scaled["services"]
+
+
+class TestScalingProfiles:
+    """The `longterm` and `ha` profiles (README "Scaling"): what they add, and how they gossip."""
+
+    @pytest.mark.parametrize(
+        ("profile", "added"),
+        [("longterm", {"victoriametrics"}), ("ha", {"alertmanager-2", "prometheus-2"})],
+    )
+    def test_each_profile_adds_only_its_services(self, tool, repo, profile, added):
+        """Without its profile none of these services exists; with it, exactly these are added."""
+        plain = set(render(tool, repo, repo / ".env.example")["services"])
+        assert plain.isdisjoint(added)
+        assert set(render(tool, repo, repo / ".env.example", profile)["services"]) == plain | added
+
+    def test_victoriametrics_keeps_a_year_and_merges_ha_copies(self, services):
+        """Retention defaults to 12 months (.env.example) and HA duplicates are deduplicated."""
+        command = services["victoriametrics"]["command"]
+        assert "-retentionPeriod=12" in command
+        assert "-dedup.minScrapeInterval=10s" in command
+
+    def test_prometheus_replicas_differ_only_in_replica_data_and_port(self, services):
+        """prometheus-2 runs the same image, command and config as prometheus; only its replica
+        name, its data volume, its profile and the published port differ."""
+        first, second = services["prometheus"], services["prometheus-2"]
+        assert (
+            first["environment"]["PROMETHEUS_REPLICA"],
+            second["environment"]["PROMETHEUS_REPLICA"],
+        ) == ("a", "b")
+        differing = {"environment", "volumes", "ports", "profiles"}
+        assert {k: v for k, v in first.items() if k not in differing} == {
+            k: v for k, v in second.items() if k not in differing
+        }
+        assert "ports" not in second
+
+    def test_gossip_stays_on_its_own_internal_network(self, services, scaled):
+        """Only the Alertmanagers are on the gossip network, which has no route out; each listens
+        on its own address there and peers with the other; no gossip port is published."""
+        assert scaled["networks"]["alertmanager-gossip"]["internal"] is True
+        members = {n for n, s in services.items() if "alertmanager-gossip" in s.get("networks", {})}
+        assert members == {"alertmanager", "alertmanager-2"}
+        listen = {}
+        for name in members:
+            flags = dict(
+                a.split("=", 1) for a in services[name]["command"] if a.startswith("--cluster.")
+            )
+            address = services[name]["networks"]["alertmanager-gossip"]["ipv4_address"]
+            assert flags["--cluster.listen-address"] == f"{address}:9094"
+            listen[name] = flags
+        assert (
+            listen["alertmanager"]["--cluster.peer"]
+            == listen["alertmanager-2"]["--cluster.listen-address"]
+        )
+        assert (
+            listen["alertmanager-2"]["--cluster.peer"]
+            == listen["alertmanager"]["--cluster.listen-address"]
+        )
+        for service in services.values():
+            assert all(port["target"] != 9094 for port in service.get("ports", []))

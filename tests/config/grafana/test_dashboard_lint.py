@@ -182,6 +182,11 @@ class TestDashboardShape:
         """
         provisioned = provisioned_datasources()
         dashboard = DASHBOARDS[name]
+        # A data source picker ($metrics: Prometheus or VictoriaMetrics) stands for the data
+        # sources of its type; its default must be one of them.
+        for picker in _pickers(dashboard):
+            assert provisioned.get(picker["current"]["value"]) == picker["query"], picker["name"]
+            provisioned[f"${{{picker['name']}}}"] = picker["query"]
         refs = [("variable " + v["name"], v.get("datasource")) for v in _variables(dashboard)]
         for panel in content_panels(dashboard):
             if panel["type"] in NO_QUERY_PANELS:
@@ -203,6 +208,24 @@ class TestDashboardShape:
 
 def _variables(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
     return dashboard.get("templating", {}).get("list", [])
+
+
+def _pickers(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [v for v in _variables(dashboard) if v["type"] == "datasource"]
+
+
+@pytest.mark.parametrize("name", ["overview.json", "commands.json"])
+def test_bot_dashboards_read_history_from_either_store(name):
+    """Every Prometheus query of a bot dashboard follows its $metrics picker, so switching it to
+    VictoriaMetrics (profile longterm) shows the whole dashboard from the long-term store."""
+    (picker,) = _pickers(DASHBOARDS[name])
+    assert (picker["name"], picker["query"]) == ("metrics", "prometheus")
+    refs = [v.get("datasource") for v in _variables(DASHBOARDS[name]) if v["type"] == "query"]
+    for panel in content_panels(DASHBOARDS[name]):
+        refs += [panel.get("datasource")] + [t.get("datasource") for t in panel.get("targets", [])]
+    prometheus = [r for r in refs if r and r.get("type") == "prometheus"]
+    assert prometheus
+    assert all(r["uid"] == "${metrics}" for r in prometheus)
 
 
 def test_dashboard_uids_unique():

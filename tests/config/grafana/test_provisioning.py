@@ -42,9 +42,11 @@ def derived_field(name: str) -> dict:
 
 class TestDatasources:
     def test_fixed_uids_and_types(self):
-        """Exactly Prometheus, Loki and Alertmanager, under the fixed uids the dashboards use."""
+        """Prometheus, VictoriaMetrics (profile longterm, Prometheus' API), Loki and Alertmanager,
+        under the fixed uids the dashboards use."""
         assert {uid: ds["type"] for uid, ds in DATASOURCES.items()} == {
             "prometheus": "prometheus",
+            "victoriametrics": "prometheus",
             "loki": "loki",
             "alertmanager": "alertmanager",
         }
@@ -54,6 +56,7 @@ class TestDatasources:
         """Each data source reaches its compose service on its container port."""
         assert {uid: ds["url"] for uid, ds in DATASOURCES.items()} == {
             "prometheus": "http://prometheus:9090",
+            "victoriametrics": "http://victoriametrics:8428",
             "loki": "http://loki:3100",
             "alertmanager": "http://alertmanager:9093",
         }
@@ -71,8 +74,9 @@ class TestDatasources:
             job["scrape_interval"] for job in config["scrape_configs"] if "scrape_interval" in job
         ]
         seconds = [int(value.removesuffix("s")) for value in intervals]
-        time_interval = DATASOURCES["prometheus"]["jsonData"]["timeInterval"]
-        assert int(time_interval.removesuffix("s")) == max(seconds)
+        for uid in ("prometheus", "victoriametrics"):
+            time_interval = DATASOURCES[uid]["jsonData"]["timeInterval"]
+            assert int(time_interval.removesuffix("s")) == max(seconds), uid
 
 
 class TestDerivedFields:

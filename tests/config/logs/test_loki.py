@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from stackctl.profiles import render as render_profiles
+
 from tests.config.logs.conftest import (
     LOKI_YML,
     REPO,
@@ -48,11 +50,16 @@ class TestEnvironment:
         """No backslash or stray dollar sign that -config.expand-env would rewrite."""
         expand_env(LOKI_YML.read_text(), {})
 
-    def test_compose_provides_every_variable(self, compose_service):
-        """Each environment reference in loki.yml is set in the loki service's environment."""
+    def test_compose_provides_every_variable(self, compose_service, tmp_path):
+        """Each environment reference in loki.yml is set in the loki service's environment or in
+        the env file `make up` renders for it (the Alertmanagers of the enabled profiles)."""
         loki = compose_service("loki")
         assert "-config.expand-env=true" in loki["command"]
-        assert env_references(LOKI_YML.read_text()) <= set(loki["environment"])
+        render_profiles({"COMPOSE_PROFILES": "ha"}, tmp_path)
+        rendered = tmp_path / "loki" / "loki.env"
+        assert [f["path"] for f in loki["env_file"]] == ["./.generated/loki/loki.env"]
+        written = {line.split("=", 1)[0] for line in rendered.read_text().splitlines()}
+        assert env_references(LOKI_YML.read_text()) <= set(loki["environment"]) | written
 
 
 class TestStorage:

@@ -7,8 +7,10 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
+from stackctl.profiles import prometheus_config
 
-from tests.config.prometheus.conftest import PROMETHEUS, RULES, alerts, load_yaml
+from tests.config.prometheus.conftest import PROMETHEUS, REPO, RULES, alerts, load_yaml
 
 CONFIG = PROMETHEUS / "prometheus.yml"
 
@@ -31,18 +33,20 @@ def jobs(config) -> dict[str, dict]:
     return {job["job_name"]: job for job in config["scrape_configs"]}
 
 
-def test_promtool_check_config_lint_all(tool, tmp_path):
-    """promtool check config --lint=all accepts the config, its rules and the example target file.
+@pytest.mark.parametrize("profiles", ["", "longterm,ha"])
+def test_promtool_check_config_lint_all(tool, tmp_path, profiles):
+    """promtool check config --lint=all accepts the config as `make up` renders it (alone, and
+    with what the profiles add), its rules and the example file_sd files.
 
     The container paths (/etc/prometheus/...) are pointed at the repository copies so that promtool
-    really reads the rule files and validates the documented file_sd example, with no warning left.
+    really reads the rule files and validates the documented file_sd examples, with no warning left.
     """
-    targets = tmp_path / "targets"
-    targets.mkdir()
-    shutil.copy(PROMETHEUS / "targets" / "example.yml.sample", targets / "example.yml")
-    text = CONFIG.read_text(encoding="utf-8")
+    text = prometheus_config({"COMPOSE_PROFILES": profiles}, REPO)
+    for folder in ("targets", "alertmanagers"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(PROMETHEUS / folder / "example.yml.sample", tmp_path / folder / "example.yml")
+        text = text.replace(f"/etc/prometheus/{folder}/", f"{tmp_path / folder}/")
     text = text.replace("/etc/prometheus/rules/", f"{RULES}/")
-    text = text.replace("/etc/prometheus/targets/", f"{targets}/")
     (tmp_path / "prometheus.yml").write_text(text, encoding="utf-8")
     result = subprocess.run(
         [tool("promtool"), "check", "config", "--lint=all", str(tmp_path / "prometheus.yml")],
@@ -114,11 +118,31 @@ def test_log_shippers_are_found_by_dns(jobs):
 
 
 def test_alerting_rules_and_env_label(config):
-    """Alerts go to alertmanager:9093, rules load from the mounted folder, env comes from .env."""
-    (manager,) = config["alerting"]["alertmanagers"]
-    assert manager["static_configs"] == [{"targets": ["alertmanager:9093"]}]
+    """Alerts go to alertmanager:9093, the `ha` profile's alertmanager-2 (by DNS) and any listed in
+    prometheus/alertmanagers/; rules load from the mounted folder; env and replica come from
+    compose.yaml, and replica never reaches an Alertmanager."""
+    local, second, remote = config["alerting"]["alertmanagers"]
+    assert local["static_configs"] == [{"targets": ["alertmanager:9093"]}]
+    assert second["dns_sd_configs"][0]["names"] == ["alertmanager-2"]
+    assert remote["file_sd_configs"] == [{"files": ["/etc/prometheus/alertmanagers/*.yml"]}]
+    assert config["alerting"]["alert_relabel_configs"] == [
+        {"action": "labeldrop", "regex": "replica"}
+    ]
     assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
-    assert config["global"]["external_labels"] == {"env": "${BOTWATCH_ENV}"}
+    assert config["global"]["external_labels"] == {
+        "env": "${BOTWATCH_ENV}",
+        "replica": "${PROMETHEUS_REPLICA}",
+    }
+
+
+def test_longterm_profile_writes_everything_but_replica():
+    """The `longterm` addition remote-writes to VictoriaMetrics with `replica` dropped, and only
+    with that profile."""
+    assert "remote_write" not in yaml.safe_load(prometheus_config({}, REPO))
+    rendered = yaml.safe_load(prometheus_config({"COMPOSE_PROFILES": "host,longterm"}, REPO))
+    (remote,) = rendered["remote_write"]
+    assert remote["url"] == "http://victoriametrics:8428/api/v1/write"
+    assert remote["write_relabel_configs"] == [{"action": "labeldrop", "regex": "replica"}]
 
 
 def test_bot_down_detection_fits_the_one_minute_page(config, jobs):

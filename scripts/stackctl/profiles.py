@@ -1,0 +1,51 @@
+"""What the optional compose profiles change in the configs of services that always run.
+
+A compose profile can only add services. Two of Botwatch's also change what existing services do
+(DESIGN §8b), and `make up` renders that here, into .generated/, from COMPOSE_PROFILES:
+  longterm  Prometheus also remote-writes to VictoriaMetrics: prometheus/profiles/longterm.yml is
+            appended to prometheus/prometheus.yml (it adds a top-level key the base never has).
+  ha        the Loki ruler also alerts the second Alertmanager (LOKI_ALERTMANAGER_URLS, read by
+            loki.yml through -config.expand-env). Prometheus needs nothing: it finds the second
+            Alertmanager by DNS, which resolves only while the profile runs.
+A profile without anything to render here (host, alloy) only adds its services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ALERTMANAGERS = {"": "http://alertmanager:9093", "ha": "http://alertmanager-2:9093"}
+
+
+def enabled(env: Mapping[str, str]) -> list[str]:
+    """The profiles COMPOSE_PROFILES names (comma-separated, as Compose reads it)."""
+    names = (name.strip() for name in env.get("COMPOSE_PROFILES", "").split(","))
+    return [name for name in names if name]
+
+
+def prometheus_config(env: Mapping[str, str], root: Path = ROOT) -> str:
+    """prometheus.yml with the additions of every enabled profile that has one."""
+    parts = [(root / "prometheus" / "prometheus.yml").read_text()]
+    for profile in enabled(env):
+        addition = root / "prometheus" / "profiles" / f"{profile}.yml"
+        if addition.is_file():
+            parts.append(addition.read_text())
+    return "\n".join(parts)
+
+
+def loki_alertmanagers(env: Mapping[str, str]) -> str:
+    """The Alertmanager URLs the Loki ruler sends to, comma-separated (its alertmanager_url)."""
+    profiles = ["", *enabled(env)]
+    return ",".join(ALERTMANAGERS[p] for p in profiles if p in ALERTMANAGERS)
+
+
+def render(env: Mapping[str, str], generated: Path, root: Path = ROOT) -> None:
+    """Write .generated/prometheus/prometheus.yml and .generated/loki/loki.env."""
+    for folder in ("prometheus", "loki"):
+        (generated / folder).mkdir(parents=True, exist_ok=True)
+    (generated / "prometheus" / "prometheus.yml").write_text(prometheus_config(env, root))
+    (generated / "loki" / "loki.env").write_text(
+        f"LOKI_ALERTMANAGER_URLS={loki_alertmanagers(env)}\n"
+    )
