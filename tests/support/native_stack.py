@@ -202,7 +202,8 @@ class VictoriaMetrics(Process):
 
 class Prometheus(Process):
     """prometheus with the project's prometheus.yml and rules, scraping the local processes;
-    with `longterm`, also remote-writing to it as the `longterm` profile configures."""
+    with `longterm`, also remote-writing to it as the `longterm` profile configures. `service`
+    is the compose service whose environment it runs with: prometheus-2 is the HA pair's `b`."""
 
     def __init__(
         self,
@@ -213,10 +214,11 @@ class Prometheus(Process):
         *,
         fast: bool,
         longterm: VictoriaMetrics | None = None,
+        service: str = "prometheus",
     ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        folder = workdir / "prometheus"
+        folder = workdir / service
         self.config = write_prometheus_config(
             folder,
             bot_target,
@@ -235,9 +237,10 @@ class Prometheus(Process):
             # Firing alerts are re-sent every minute by default; an alert that fired before the
             # Alertmanager was discovered (Watchdog, at the first evaluation) would wait that long.
             args.append(f"--rules.alert.resend-delay={FAST_RESEND_DELAY:g}s")
-        # compose.yaml's environment (the replica name), with an env label of its own.
-        env = compose_environment("prometheus") | {"BOTWATCH_ENV": "e2e"}
-        super().__init__("prometheus", args, workdir / "prometheus.log", env)
+        # compose.yaml's environment for that service (the replica name), with an env label of
+        # its own.
+        env = compose_environment(service) | {"BOTWATCH_ENV": "e2e"}
+        super().__init__(service, args, workdir / f"{service}.log", env)
 
     def start(self) -> None:
         super().start()
