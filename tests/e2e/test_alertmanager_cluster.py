@@ -12,6 +12,7 @@ pair gossips over mutual TLS with the sample config the README's two-host steps 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -31,6 +32,7 @@ from tests.support.native_stack import (
 )
 from tests.support.net import free_port
 from tests.support.polling import poll
+from tests.support.stack_metrics import ALERTMANAGER_CLUSTER_METRICS
 
 MEMBERS = ("alertmanager", "alertmanager-2")
 # The second member waits --cluster.peer-timeout (15s, Alertmanager's default, which compose.yaml
@@ -102,6 +104,15 @@ def cluster(tool, tmp_path_factory):
             yield ha.start()
         finally:
             ha.stop()
+
+
+def test_each_member_reports_the_cluster_size_the_alert_reads(cluster):
+    """alertmanager_cluster_members (AlertmanagerClusterMemberLost) is 2 on both members."""
+    for member in cluster.members:
+        with urllib.request.urlopen(f"{member.url}/metrics", timeout=10) as response:
+            exposition = response.read().decode()
+        assert set(re.findall(r"^(\w+)[{ ]", exposition, re.M)) >= ALERTMANAGER_CLUSTER_METRICS
+        assert re.search(r"^alertmanager_cluster_members 2$", exposition, re.M), member.name
 
 
 def test_a_settled_cluster_notifies_each_group_once(cluster):

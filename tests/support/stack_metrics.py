@@ -87,13 +87,18 @@ STACK_METRICS: dict[str, frozenset[str]] = {
     ),
 }
 
+# Alertmanager exposes these only as a cluster member (compose.yaml always makes it one; the
+# single native Alertmanager of tests/e2e runs without gossip): checked against the two clustered
+# ones in tests/e2e/test_alertmanager_cluster.py.
+ALERTMANAGER_CLUSTER_METRICS = frozenset({"alertmanager_cluster_members"})
+
 # Every Go or Python process the stack scrapes exposes these (client libraries' process collector).
 PROCESS_METRICS = frozenset({"process_resident_memory_bytes", "process_cpu_seconds_total"})
 
 
 def stack_metric_names() -> frozenset[str]:
     """Every metric name the stack components (not the bot) provide."""
-    names = set(PROMETHEUS_SYNTHETIC) | PROCESS_METRICS
+    names = set(PROMETHEUS_SYNTHETIC) | PROCESS_METRICS | ALERTMANAGER_CLUSTER_METRICS
     for component in STACK_METRICS.values():
         names |= component
     return frozenset(names)
