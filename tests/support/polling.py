@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -21,3 +22,13 @@ def poll(check: Callable[[], T], timeout: float, every: float = 1.0) -> T:
         if result or time.monotonic() > deadline:
             return result
         time.sleep(every)
+
+
+async def apoll(check: Callable[[], T], within: float = 5.0, every: float = 0.01) -> T:
+    """`poll` for code on the running event loop: yields to the loop between checks."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(every)

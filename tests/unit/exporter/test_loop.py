@@ -9,6 +9,8 @@ from botwatch.errors import ErrorReporter
 from botwatch.loop import LoopLagMonitor
 from prometheus_client import Histogram
 
+from tests.support.polling import apoll
+
 
 class _Errors(ErrorReporter):
     def __init__(self) -> None:
@@ -28,10 +30,7 @@ class TestSampling:
         await asyncio.sleep(0.02)
         time.sleep(0.1)  # noqa: ASYNC251 (the point: block the loop)
         # Later samples are back to normal: wait for one (a busy machine may lag a few first).
-        for _ in range(500):
-            await asyncio.sleep(0.01)
-            if monitor.last < 0.05:
-                break
+        await apoll(lambda: monitor.last < 0.05)
         await monitor.stop()
         assert value("t_lag_seconds_bucket", le="1.0") - value("t_lag_seconds_bucket", le="0.05")
         assert monitor.last < 0.05
@@ -57,9 +56,6 @@ class TestSampling:
         errors = _Errors()
         monitor = LoopLagMonitor(Broken(), errors, interval=0.005)  # type: ignore[arg-type]
         monitor.start()
-        for _ in range(500):  # a second report proves it kept sampling; a busy machine is slower
-            await asyncio.sleep(0.01)
-            if len(errors.reported) >= 2:
-                break
+        await apoll(lambda: len(errors.reported) >= 2)  # a second report: it kept sampling
         await monitor.stop()
         assert len(errors.reported) >= 2 and set(errors.reported) == {"loop_lag"}
