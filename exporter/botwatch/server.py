@@ -7,8 +7,8 @@ import time
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from prometheus_client.aiohttp import make_aiohttp_handler
 
+from . import scrape
 from .errors import ErrorReporter
 from .health import Health
 
@@ -18,7 +18,8 @@ log = logging.getLogger("botwatch")
 def add_routes(app: web.Application, *, registry: CollectorRegistry, health: Health, lag) -> None:
     """Mount ``/metrics`` and ``/health/{live,ready,status}`` on an aiohttp application.
 
-    ``/metrics`` is prometheus-client's own handler (gzip and OpenMetrics negotiation).
+    ``/metrics`` renders in slices that yield to the loop (:mod:`botwatch.scrape`), with
+    prometheus-client's content negotiation (OpenMetrics) and aiohttp's compression.
     """
 
     async def live(_: web.Request) -> web.Response:
@@ -36,7 +37,7 @@ def add_routes(app: web.Application, *, registry: CollectorRegistry, health: Hea
         body = {"status": "ok" if ok else "unavailable", "time": time.time()}
         return web.json_response(body | {"checks": health.status()})
 
-    app.router.add_get("/metrics", make_aiohttp_handler(registry))
+    app.router.add_get("/metrics", scrape.make_handler(registry))
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/health/status", status)
