@@ -7,6 +7,7 @@ parsers and HTTP client against a local fake of Discord's API).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import discord
@@ -360,3 +361,49 @@ class TestHookFailures:
         assert [r["exc_type"] for r in reports if r.get("component") == "gateway"] == [
             "RuntimeError"
         ]
+
+
+class TestSeriesAtTheCap:
+    async def test_new_command_names_past_the_cap_add_no_series(self, registry):
+        """Once every label is at its cap, thousands more command names add no series."""
+        import botwatch
+        from prometheus_client import generate_latest
+        from prometheus_client.parser import text_string_to_metric_families
+
+        obs = botwatch.setup(
+            service="t", registry=registry, port=0, configure_logging=False, label_limit=20
+        )
+        bot = make_bot()
+
+        async def body(ctx) -> None:
+            if ctx.fail:
+                raise commands.CommandInvokeError(ValueError("boom"))
+
+        bot.invoke = body  # discord.py's invocation stands aside: the hook alone is exercised
+        obs.instrument(bot)
+
+        async def run(names: range) -> None:
+            for i in names:
+                command = commands.Command(body, name=f"c{i}")
+                attributes = {"command": command, "fail": i % 3 == 0, "command_failed": False}
+                ctx = type("Ctx", (), attributes)()
+                with contextlib.suppress(commands.CommandInvokeError):
+                    await bot.invoke(ctx)
+
+        def exposed() -> int:
+            families = text_string_to_metric_families(generate_latest(registry).decode())
+            return sum(len(f.samples) for f in families if f.name.startswith("bot_"))
+
+        # Past the cap of 20 in every family (command_errors sees every third name only):
+        # "other" and the overflow series exist now.
+        await run(range(100))
+        at_cap, series_at_cap = exposed(), obs.metrics.count_series()
+        await run(range(100, 3_000))
+        assert (exposed(), obs.metrics.count_series()) == (at_cap, series_at_cap)
+        counted = sum(
+            s.value
+            for f in text_string_to_metric_families(generate_latest(registry).decode())
+            for s in f.samples
+            if s.name == "bot_commands_total"
+        )
+        assert counted == 3_000, "every command is still counted, in `other` past the cap"
