@@ -1,9 +1,10 @@
 """Per-command and per-interaction context, carried by one contextvar into every log line.
 
 A scope is opened for every command and every message or interaction event, so it is on
-the hot path. Its value is a plain list (half the cost of building any object), and its
-correlation id starts as a number from a process-wide counter, turned into text only
-when a log line or Sentry first reads it.
+the hot path: a command's scope is set once in its own task and never reset (see
+``DiscordInstrumentation._run``). Its value is a plain list (half the cost of building any
+object), and its correlation id starts as a number from a process-wide counter, turned
+into text only when a log line or Sentry first reads it.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from contextvars import ContextVar
 from typing import Any
 
 # Slots of a scope: [correlation id (int until first read, then str), command, error].
-# ``error`` is the exception discord.py reported for the command (command_error/on_error).
+# ``error`` is the exception discord.py reported for the command (command_error/on_error),
+# or FINISHED once the command is over.
 ID, COMMAND, ERROR = 0, 1, 2
+FINISHED: Any = object()
 
 current: ContextVar[list[Any] | None] = ContextVar("botwatch_scope", default=None)
 
-_numbers = itertools.count(1)  # next() on a count is atomic under the GIL
+# The next scope number; next() on a count is atomic under the GIL.
+next_id = itertools.count(1).__next__
 _prefix = os.urandom(4).hex()
 
 
@@ -38,9 +42,9 @@ def new_scope(command_name: str | None = None, *, reuse: bool = True) -> list[An
     """A scope nested in the current one: its id when ``reuse``, its command unless named."""
     outer = current.get()
     if outer is None:
-        return [next(_numbers), command_name, None]
+        return [next_id(), command_name, None]
     return [
-        outer[ID] if reuse else next(_numbers),
+        outer[ID] if reuse else next_id(),
         outer[COMMAND] if command_name is None else command_name,
         None,
     ]

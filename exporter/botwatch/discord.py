@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from time import perf_counter
@@ -24,11 +25,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from . import context
-from .context import ERROR, current
+from .context import COMMAND, ERROR, FINISHED, ID, current, next_id
 from .errors import ErrorReporter
 from .health import Health
 from .loop import stop_task
-from .metrics import COMMAND_STATUSES, Metrics
+from .metrics import COMMAND_STATUSES, Metrics, command_cells, record
 from .tasks import TaskMonitor
 
 # Failures that are the user's doing: Discord shows them an error, the bot is fine.
@@ -142,11 +143,11 @@ class DiscordInstrumentation:
         self.command_scope = command_scope
         self.bot: discord.Client | None = None
         self._connected: dict[str, bool] = {}
-        # status -> command name -> (counter child, histogram child), admitted names only.
-        self._command_children: dict[str, dict[str, tuple[Any, Any]]] = {
+        # status -> command name -> its value cells (metrics.command_cells), admitted names only.
+        self._command_cells: dict[str, dict[str, tuple]] = {
             status: {} for status in COMMAND_STATUSES
         }
-        self._succeeded = self._command_children["success"]
+        self._succeeded = self._command_cells["success"]
         self._app_names: set[str] = set()  # application command names the tree resolved
         self._latency_task: asyncio.Task[None] | None = None
         self._trace = aiohttp.TraceConfig()
@@ -245,13 +246,20 @@ class DiscordInstrumentation:
 
     def _wrap_tree(self, tree: app_commands.CommandTree) -> None:
         original = tree._call
+        application_command = discord.InteractionType.application_command
+        known = self._app_names
 
         def call(interaction: discord.Interaction, /) -> Awaitable[None]:
-            if interaction.type is not discord.InteractionType.application_command:
+            if interaction.type is not application_command:
                 return original(interaction)
-            name = self._app_command_name(interaction)
-            if name is None:
-                return original(interaction)
+            # Resolving interaction.command repeats the tree lookup that discord.py's _call
+            # does anyway (µs per command), so the name comes from the payload, trusted once
+            # the tree has resolved it. A command removed from the tree later stays counted.
+            name = _payload_name(interaction.data)
+            if name not in known:
+                name = self._resolve_app_command(interaction)
+                if name is None:
+                    return original(interaction)
             if not getattr(tree.on_error, "_botwatch", False):
                 self._wrap_on_error(tree)  # again: @tree.error replaces the attribute
             return self._run(name, original, interaction)
@@ -259,14 +267,8 @@ class DiscordInstrumentation:
         tree._call = call  # type: ignore[method-assign]
         self._wrap_on_error(tree)
 
-    def _app_command_name(self, interaction: discord.Interaction) -> str | None:
-        """The command's qualified name; None when the tree does not know the command."""
-        # Resolving interaction.command repeats the tree lookup that discord.py's _call
-        # does anyway (µs per command), so the name comes from the payload, trusted once
-        # the tree has resolved it. A command removed from the tree later stays counted.
-        name = _payload_name(interaction.data)
-        if name in self._app_names:
-            return name
+    def _resolve_app_command(self, interaction: discord.Interaction) -> str | None:
+        """The command's qualified name from the tree; None when the tree does not know it."""
         try:
             command = interaction.command
         except Exception:  # unknown to the tree: discord.py reports CommandNotFound itself
@@ -305,8 +307,23 @@ class DiscordInstrumentation:
         arg: Any,
     ) -> None:
         """Run one command (``arg`` is its Context or Interaction) inside its scopes."""
-        scope = context.new_scope(name)
-        token = current.set(scope)
+        # discord.py runs each command in a task of its own (a message listener's or the
+        # tree's invoker) on a copy of the context: the scope is set there and never reset,
+        # only marked finished, so that a later command in the same task (a caller's own
+        # loop) gets a new id. Inside the message's scope (opened by dispatch, shared by its
+        # listeners) the command takes it over, keeping its id; only a command invoked from
+        # inside a running one nests, and is reset.
+        scope = current.get()
+        token = None
+        if scope is None or scope[ERROR] is FINISHED:
+            scope = [next_id(), name, None]
+            current.set(scope)
+        elif scope[COMMAND] is None:
+            scope[COMMAND] = name
+            scope[ERROR] = None
+        else:
+            scope = [scope[ID], name, None]
+            token = current.set(scope)
         sentry = None if self.command_scope is None else self._enter_sentry(name, scope)
         started = perf_counter()
         raised: BaseException | None = None
@@ -319,23 +336,27 @@ class DiscordInstrumentation:
             duration = perf_counter() - started
             error = scope[ERROR] or raised
             # interaction_check() returning False fails a command without an error.
-            if error is None and not getattr(arg, "command_failed", False):
+            if error is None and not arg.command_failed:
                 status = "success"
                 try:
-                    # record_command's lookup, inlined for the common case.
-                    children = self._succeeded.get(name)
-                    if children is None:
+                    # record_command, inlined for the common case.
+                    cells = self._succeeded.get(name)
+                    if cells is None:
                         self.record_command(name, status, duration)
                     else:
-                        children[0].inc()
-                        children[1].observe(duration)
+                        cells[0].inc(1)
+                        cells[1].inc(duration)
+                        cells[2][bisect_left(cells[3], duration)].inc(1)
                 except Exception as exc:
                     self._errors.report("commands", exc)
             else:
                 status = self._finish_failed(name, error, duration)
             if sentry is not None:
                 self._exit_sentry(sentry, status)
-            current.reset(token)
+            if token is None:
+                scope[ERROR] = FINISHED
+            else:
+                current.reset(token)
 
     def _finish_failed(self, name: str, error: BaseException | None, duration: float) -> str:
         """Classify and record a command that did not succeed; its status."""
@@ -371,22 +392,23 @@ class DiscordInstrumentation:
         self, name: str, status: str, duration: float, error_type: str | None = None
     ) -> None:
         """Count one finished command (for a known command: two dict lookups)."""
-        children = self._command_children[status].get(name)
-        if children is None:
-            children = self._bind_command(name, status)
-        children[0].inc()
-        children[1].observe(duration)
+        cells = self._command_cells[status].get(name)
+        if cells is None:
+            cells = self._bind_command(name, status)
+        record(cells, duration)
         if error_type is not None:
             self._m.command_errors.labels(name, error_type).inc()
 
-    def _bind_command(self, name: str, status: str) -> tuple[Any, Any]:
+    def _bind_command(self, name: str, status: str) -> tuple:
         commands_family = self._m.commands
-        children = (commands_family.labels(name, status), self._m.command_duration.labels(name))
+        cells = command_cells(
+            commands_family.labels(name, status), self._m.command_duration.labels(name)
+        )
         # Only admitted names are remembered, so unbounded input cannot grow the cache
         # and every collapse into "other" keeps being counted.
         if commands_family.admits((name, status)):
-            self._command_children[status][name] = children
-        return children
+            self._command_cells[status][name] = cells
+        return cells
 
     # -- gateway --------------------------------------------------------------------------
     def _make_gateway_handlers(self, sharded: bool) -> dict[str, Callable[[tuple], None]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import platform
+from bisect import bisect_left
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import (
     REGISTRY,
@@ -32,6 +34,32 @@ COMMAND_STATUSES = ("success", "user_error", "error")
 OPERATION_STATUSES = ("success", "error")
 COMPONENTS = ("commands", "gateway", "http", "server", "logging", "sentry", "tasks", "loop_lag")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def command_cells(counter_child: Any, histogram_child: Any) -> tuple[Any, Any, list, list]:
+    """The value cells one finished command is written to: ``(count, sum, buckets, bounds)``.
+
+    The hot path writes these directly (:func:`record`): the same cells, locks and bucket
+    choice as ``counter.inc()`` and ``histogram.observe()``, without those methods' checks
+    (the children are bound, the amounts are non-negative) and their Python loop over the
+    buckets. prometheus-client is pinned; a test compares the exposition with the public
+    methods' (tests/unit/exporter/test_metrics.py).
+    """
+    return (
+        counter_child._value,
+        histogram_child._sum,
+        histogram_child._buckets,
+        histogram_child._upper_bounds,
+    )
+
+
+def record(cells: tuple[Any, Any, list, list], duration: float) -> None:
+    """Count one command and observe its duration (see :func:`command_cells`)."""
+    count, total, buckets, bounds = cells
+    count.inc(1)
+    total.inc(duration)
+    # observe() takes the first bucket whose bound is >= the amount; so does bisect_left.
+    buckets[bisect_left(bounds, duration)].inc(1)
 
 
 def _add_default_collectors(registry: CollectorRegistry) -> None:

@@ -165,6 +165,60 @@ class TestPrefixCommands:
         assert len(ids) == 2
 
 
+class TestCommandScopes:
+    """The correlation scope is set once in the command's task and never reset (issue 11)."""
+
+    @pytest.fixture
+    def invoked(self, obs):
+        """``(bot, seen)``: a bot whose invoke records each command's ``current_ids()``."""
+        from botwatch import context
+
+        bot = make_bot()
+        seen: list[tuple[str | None, str | None]] = []
+
+        async def body(ctx) -> None:
+            seen.append(context.current_ids())
+            if ctx.inner is not None:
+                await bot.invoke(ctx.inner)
+                seen.append(context.current_ids())
+
+        bot.invoke = body  # discord.py's invocation stands aside: only the hook runs
+        obs.instrument(bot)
+        return bot, seen
+
+    @staticmethod
+    def _ctx(name: str, inner=None):
+        async def callback(_) -> None:
+            return None
+
+        command = commands.Command(callback, name=name)
+        return type("Ctx", (), {"command": command, "command_failed": False, "inner": inner})()
+
+    async def test_commands_run_one_after_another_in_one_task_get_new_ids(self, invoked):
+        """A caller invoking commands in a loop of its own gets a new correlation id for each."""
+        bot, seen = invoked
+        for _ in range(3):
+            await bot.invoke(self._ctx("ping"))
+        assert len({cid for cid, _ in seen}) == 3
+
+    async def test_a_command_takes_over_its_message_scope(self, invoked):
+        """Inside a message's scope, the command logs with the message's id."""
+        from botwatch import context
+
+        bot, seen = invoked
+        with context.scope() as message_id:
+            await bot.invoke(self._ctx("ping"))
+        assert seen == [(message_id, "ping")]
+
+    async def test_a_command_invoked_by_a_command_nests_and_returns(self, invoked):
+        """A command run from inside another shares its id, and the outer scope comes back."""
+        bot, seen = invoked
+        await bot.invoke(self._ctx("outer", inner=self._ctx("inner")))
+        (outer_id, outer), (inner_id, inner), after = seen
+        assert (outer, inner, after) == ("outer", "inner", (outer_id, "outer"))
+        assert inner_id == outer_id
+
+
 class TestHybridCommands:
     async def test_prefix_and_slash_invocations_share_one_series(self, offline, value, eventually):
         """`!hybrid` and `/hybrid` both count under command="hybrid"."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from botwatch.metrics import COMMAND_BUCKETS, Metrics
+from botwatch.metrics import COMMAND_BUCKETS, Metrics, command_cells, record
 from prometheus_client import CollectorRegistry, generate_latest
 
 
@@ -99,3 +99,36 @@ class TestSelfMetrics:
         assert value("bot_guilds") == 3
         assert value("bot_guilds") == 3
         assert len(seen) == 1
+
+
+class TestCommandCells:
+    def test_recording_through_the_cells_equals_inc_and_observe(self, registry):
+        """record() on a command's cells exposes exactly what counter.inc + observe would."""
+        durations = [0, 0.004, 0.01, 0.0100001, 0.025, 0.7, 2.5, 30.0, 31.0, 1e9]
+        twin = CollectorRegistry()
+        ours = Metrics(registry=registry, default_collectors=False)
+        public = Metrics(registry=twin, default_collectors=False)
+        cells = command_cells(
+            ours.commands.labels("ping", "success"), ours.command_duration.labels("ping")
+        )
+        for duration in durations:
+            record(cells, duration)
+            public.commands.labels("ping", "success").inc()
+            public.command_duration.labels("ping").observe(duration)
+
+        def samples(reg: CollectorRegistry) -> list:
+            return [
+                (s.name, s.labels, s.value)
+                for m in reg.collect()
+                if m.name.startswith("bot_command")
+                for s in m.samples
+                if not s.name.endswith("_created")
+            ]
+
+        assert samples(registry) == samples(twin)
+        assert (
+            registry.get_sample_value(
+                "bot_command_duration_seconds_bucket", {"command": "ping", "le": "0.01"}
+            )
+            == 3
+        )
