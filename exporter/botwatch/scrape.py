@@ -1,10 +1,10 @@
-"""``/metrics`` that never stalls the bot: prometheus-client's encoders, run in ~0.5 ms slices.
+"""``/metrics`` that never stalls the bot: prometheus-client's encoders, run in ~0.25 ms slices.
 
 prometheus-client's own handler renders the whole exposition in one synchronous call: at
 10,000 series the event loop — heartbeats, interactions, every command — waits 100 ms or
 more per scrape (a thread does not help: the render holds the GIL). This handler runs the
 same collection and the same encoders, one metric family at a time and a big family a
-slice of its samples at a time, and hands the loop back whenever ~0.5 ms of work is done.
+slice of its samples at a time, and hands the loop back whenever ~0.25 ms of work is done.
 
 **Exactness.** The body is what ``generate_latest`` (or the OpenMetrics encoder) returns
 for the registry at the moment of the scrape: byte for byte on a registry nobody changes
@@ -30,9 +30,9 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import Metric
 
 # Work done between two turns given back to the loop (a slice may overrun it a little).
-BUDGET_SECONDS = 0.0005
+BUDGET_SECONDS = 0.00025
 # Samples per encoder call, and collected between two looks at the clock.
-SLICE = 20
+SLICE = 10
 # Bodies larger than this are compressed in a thread.
 COMPRESS_IN_THREAD_BYTES = 64 * 1024
 _EOF = b"# EOF\n"
