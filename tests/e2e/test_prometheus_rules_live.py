@@ -64,8 +64,13 @@ def test_every_rule_evaluates_without_error(prometheus):
         "service_level:bot_log_records:rate5m",
         "service:bot_slo_objective:ratio",
         "service:bot_command_errors:ratio_rate5m",
+        "service:bot_command_errors:burn_rate1h",
         "service:bot_command_errors:ratio_rate30d",
         "service:bot_slo_error_budget_remaining:ratio",
+        "service:bot_slo_latency_objective:ratio",
+        "service:bot_command_slow:ratio_rate5m",
+        "service:bot_command_slow:burn_rate1h",
+        "service:bot_slo_latency_budget_remaining:ratio",
     ],
 )
 def test_recording_rule_has_data_for_the_demo_bot(prometheus, record):

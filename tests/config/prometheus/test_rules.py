@@ -19,6 +19,7 @@ from tests.config.prometheus.conftest import (
     unit_test_files,
 )
 from tests.support.exporter_metrics import exporter_metric_names
+from tests.support.grafana_dashboards import iter_panels, load_dashboards
 from tests.support.promql import metric_names
 from tests.support.stack_metrics import stack_metric_names
 
@@ -158,11 +159,25 @@ def test_every_metric_in_a_rule_is_produced():
 def test_fixed_recording_rule_names_exist():
     """The names dashboards and the brief rely on are all defined."""
     recorded = {rule.record for rule in rules() if rule.record}
-    ratios = {
-        f"service:bot_command_errors:ratio_rate{w}"
-        for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
+    windows = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+    per_window = {
+        f"service:{sli}:{kind}{w}"
+        for w in windows
+        for sli, kind in (
+            ("bot_slo_commands", "rate"),
+            ("bot_command_errors", "ratio_rate"),
+            ("bot_command_errors", "burn_rate"),
+            ("bot_command_slow", "ratio_rate"),
+            ("bot_command_slow", "burn_rate"),
+        )
     }
-    assert recorded >= ratios | {
+    budgets = {
+        "service:bot_command_errors:ratio_rate30d",
+        "service:bot_command_slow:ratio_rate30d",
+        "service:bot_slo_latency_objective:ratio",
+        "service:bot_slo_latency_budget_remaining:ratio",
+    }
+    assert recorded >= per_window | budgets | {
         "service:bot_commands:rate5m",
         "service_status:bot_commands:rate5m",
         "service_command:bot_commands:rate5m",
@@ -177,10 +192,36 @@ def test_fixed_recording_rule_names_exist():
     }
 
 
-def test_slo_objective_is_set_in_one_place():
-    """0.995 appears in exactly one expression: the objective rule; everything else derives."""
-    holders = [rule.record or rule.alert for rule in rules() if "0.995" in rule.body["expr"]]
-    assert holders == ["service:bot_slo_objective:ratio"]
+@pytest.mark.parametrize(
+    ("objective", "holder"),
+    [
+        ("0.995", "service:bot_slo_objective:ratio"),
+        ("0.99 ", "service:bot_slo_latency_objective:ratio"),
+    ],
+)
+def test_slo_objective_is_set_in_one_place(objective, holder):
+    """Each objective appears in exactly one expression, its own rule; everything else derives."""
+    holders = [rule.record or rule.alert for rule in rules() if objective in rule.body["expr"]]
+    assert holders == [holder]
+
+
+def test_burn_rate_math_is_written_once_per_window():
+    """Only the burn-rate rules divide by the allowed ratio; alerts and panels read them."""
+    dividers = [
+        rule.record or rule.alert
+        for rule in rules()
+        if "(1 - service:bot_slo" in rule.body["expr"]
+        and "budget_remaining" not in (rule.record or "")
+    ]
+    assert dividers and all(":burn_rate" in name for name in dividers), dividers
+    panel_math = [
+        target["expr"]
+        for dashboard in load_dashboards().values()
+        for panel in iter_panels(dashboard)
+        for target in panel.get("targets", [])
+        if "(1 - service:bot_slo" in target.get("expr", "")
+    ]
+    assert panel_math == []
 
 
 def test_notification_failure_alert_is_per_integration():
