@@ -140,6 +140,11 @@ class Metrics:
         self.ready = plain(
             Gauge, "ready", "1 when /health/ready answers 200 (gateway and every check passing)."
         )
+        self.stopping = plain(
+            Gauge,
+            "stopping",
+            "1 from the start of a clean shutdown (close()) until the process exits.",
+        )
         self.loop_lag = plain(
             Histogram,
             "event_loop_lag_seconds",

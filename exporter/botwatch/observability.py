@@ -17,7 +17,7 @@ from .errors import ErrorReporter
 from .health import Health
 from .loop import LoopLagMonitor
 from .metrics import Metrics
-from .server import Server, add_routes
+from .server import Scrapes, Server, add_routes
 from .tasks import TaskMonitor
 from .track import Operations, Tracked
 
@@ -33,6 +33,11 @@ def _discord_version() -> str:
     except ImportError:
         return "none"
     return discord.__version__
+
+
+# How long close() waits for a scrape to carry the shutdown announcement: within Compose's stop
+# grace period (compose.yaml gives the bot 30s), above a 10s scrape interval's 1.5x.
+SHUTDOWN_ANNOUNCE_SECONDS = 20.0
 
 
 class Observability:
@@ -73,7 +78,10 @@ class Observability:
         self._chatops: Any = None
         self._running = False
         self.app = web.Application() if app is None else app
-        add_routes(self.app, registry=self.registry, health=self.health, lag=self.lag)
+        self.scrapes = Scrapes()
+        add_routes(
+            self.app, registry=self.registry, health=self.health, lag=self.lag, scrapes=self.scrapes
+        )
         # An injected app is served by its owner; ours by our own runner.
         self.server = (
             Server(self.app, host=settings.host, port=settings.port, errors=self.errors)
@@ -230,8 +238,15 @@ class Observability:
         await self.close()
 
     async def close(self) -> None:
-        """Stop serving, stop the samplers and flush Sentry without blocking the loop."""
+        """Announce a planned stop, stop serving, stop the samplers, flush Sentry.
+
+        The announcement (``bot_stopping`` 1) waits for the next scrape, at most
+        SHUTDOWN_ANNOUNCE_SECONDS, so that Prometheus sees it before /metrics goes away: the
+        BotDown alert then waits 5 minutes for the bot to come back instead of paging at once.
+        """
         self._running = False
+        self.metrics.stopping.set(1)
+        await self.scrapes.next(SHUTDOWN_ANNOUNCE_SECONDS)
         if self.server is not None:
             await self.server.close()
         await self.lag.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -15,12 +16,58 @@ from .health import Health
 log = logging.getLogger("botwatch")
 
 
-def add_routes(app: web.Application, *, registry: CollectorRegistry, health: Health, lag) -> None:
+class Scrapes:
+    """When ``/metrics`` was served, so that a clean shutdown can wait for one more scrape."""
+
+    def __init__(self) -> None:
+        self._last: float | None = None
+        self._interval: float | None = None
+        self._waiters: set[asyncio.Event] = set()
+
+    def served(self) -> None:
+        """Note one scrape and wake whoever waits for it."""
+        now = time.monotonic()
+        if self._last is not None:
+            self._interval = now - self._last
+        self._last = now
+        for waiter in self._waiters:
+            waiter.set()
+
+    async def next(self, limit: float) -> bool:
+        """Wait for the next scrape, at most 1.5 scrape intervals and ``limit`` seconds.
+
+        False at once when nobody has scraped twice yet (no interval to go by), or when the
+        scrape did not come in time.
+        """
+        if self._interval is None:
+            return False
+        waiter = asyncio.Event()
+        self._waiters.add(waiter)
+        try:
+            async with asyncio.timeout(min(limit, 1.5 * self._interval)):
+                await waiter.wait()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._waiters.discard(waiter)
+
+
+def add_routes(
+    app: web.Application, *, registry: CollectorRegistry, health: Health, lag, scrapes: Scrapes
+) -> None:
     """Mount ``/metrics`` and ``/health/{live,ready,status}`` on an aiohttp application.
 
     ``/metrics`` renders in slices that yield to the loop (:mod:`botwatch.scrape`), with
-    prometheus-client's content negotiation (OpenMetrics) and aiohttp's compression.
+    prometheus-client's content negotiation (OpenMetrics) and aiohttp's compression; each
+    answer is noted in ``scrapes``.
     """
+    exposition = scrape.make_handler(registry)
+
+    async def metrics(request: web.Request) -> web.StreamResponse:
+        response = await exposition(request)
+        scrapes.served()
+        return response
 
     async def live(_: web.Request) -> web.Response:
         # Answering at all proves the loop is turning; the last lag sample says how well.
@@ -37,7 +84,7 @@ def add_routes(app: web.Application, *, registry: CollectorRegistry, health: Hea
         body = {"status": "ok" if ok else "unavailable", "time": time.time()}
         return web.json_response(body | {"checks": health.status()})
 
-    app.router.add_get("/metrics", scrape.make_handler(registry))
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/health/status", status)

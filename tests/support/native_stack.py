@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -245,6 +246,12 @@ class Prometheus(Process):
     def start(self) -> None:
         super().start()
         wait_http(f"{self.url}/-/ready", 30, process=self.process)
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """The instant vector `expr` evaluates to now (the API's result list)."""
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.load(response)["data"]["result"]
 
 
 def alerting_env(fakes: ChatFakes) -> dict[str, str]:

@@ -11,6 +11,7 @@ import botwatch
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from botwatch.server import Scrapes
 
 
 @pytest.fixture
@@ -120,6 +121,45 @@ class TestShutdown:
         await obs.close()
         with pytest.raises(aiohttp.ClientConnectionError):
             await http.get(f"http://127.0.0.1:{port}/health/live")
+
+
+class TestShutdownAnnouncement:
+    async def test_close_announces_the_stop_in_one_more_scrape(self, obs, http):
+        """close() sets bot_stopping to 1 and waits for the next scrape, which carries it."""
+        await obs.start()
+        for _ in range(2):  # a steady scraper: two scrapes 3s apart, so close() waits up to 4.5s
+            async with http.get(_url(obs, "/metrics")) as response:
+                assert "bot_stopping 0.0" in await response.text()
+            await asyncio.sleep(3)
+        closing = asyncio.create_task(obs.close())
+        await asyncio.sleep(0)
+        async with http.get(_url(obs, "/metrics")) as response:
+            assert "bot_stopping 1.0" in await response.text()
+        await asyncio.wait_for(closing, timeout=60)
+
+    async def test_close_does_not_wait_without_a_steady_scraper(self, obs):
+        """Never scraped twice, close() has no interval to go by and does not wait at all."""
+        await obs.start()
+        assert await obs.scrapes.next(60) is False
+        await obs.close()
+
+    async def test_a_scrape_that_does_not_come_ends_the_wait(self):
+        """next() gives up after its limit and says so."""
+        scrapes = Scrapes()
+        scrapes.served()
+        scrapes.served()
+        assert await scrapes.next(0.01) is False
+
+    async def test_each_scrape_wakes_the_waiter(self):
+        """A scrape during next() ends the wait with True."""
+        scrapes = Scrapes()
+        scrapes.served()
+        await asyncio.sleep(0.5)
+        scrapes.served()  # an interval of about 0.5s: next() waits up to about 0.75s
+        waiting = asyncio.create_task(scrapes.next(60))
+        await asyncio.sleep(0)
+        scrapes.served()
+        assert await waiting is True
 
 
 class TestInjectedApp:
