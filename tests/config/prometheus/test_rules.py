@@ -40,7 +40,7 @@ ALERT_IDS = sorted({rule.alert for rule in alerts()})
 
 def _promtool(tool, *args: str) -> str:
     result = subprocess.run(
-        [tool("promtool"), *args], capture_output=True, text=True, check=False, timeout=300
+        [tool("promtool"), *args], capture_output=True, text=True, check=False, timeout=540
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
