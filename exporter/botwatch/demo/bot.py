@@ -29,7 +29,8 @@ class Conditions:
     error_rate: float = DemoSettings.error_rate
     slow_factor: float = 1.0
     backend_delay: float = 0.0
-    stalled_task: str | None = None
+    failing_task: str | None = None
+    hung_task: str | None = None
 
 
 class BackendError(ConnectionError):
@@ -44,6 +45,7 @@ class DemoCog(commands.Cog):
         self.rng = random.Random()
 
     async def cog_load(self) -> None:
+        self.sync_stats.change_interval(seconds=DemoSettings.from_env().sync_every)
         self.refresh_cache.start()
         self.sync_stats.start()
 
@@ -117,15 +119,20 @@ class DemoCog(commands.Cog):
 
     @tasks.loop(seconds=15)
     async def refresh_cache(self) -> None:
-        """A quick periodic job."""
+        """A quick periodic job, which fails when the simulator says so."""
+        if self.bot.conditions.failing_task == "refresh_cache":
+            raise BackendError("cache backend unreachable")
         await asyncio.sleep(self.rng.uniform(0.01, 0.05))
         log.debug("cache refreshed")
 
     @tasks.loop(seconds=30)
     async def sync_stats(self) -> None:
-        """A slower job that stalls when the simulator says so."""
-        if self.bot.conditions.stalled_task == "sync_stats":
+        """A slower job that fails or hangs when the simulator says so."""
+        if self.bot.conditions.failing_task == "sync_stats":
             raise BackendError("stats backend unreachable")
+        # Polled: the drill switch is a plain attribute the simulator flips once a second.
+        while self.bot.conditions.hung_task == "sync_stats":  # noqa: ASYNC110
+            await asyncio.sleep(1.0)
         await asyncio.sleep(self.rng.uniform(0.1, 0.5))
         log.info("stats synced")
 

@@ -33,7 +33,8 @@ class FakeDiscordAPI:
 
     ``latency()`` gives each answer's delay; ``rate_limit_probability`` the share of
     calls answered 429 (with the headers Discord sends, so discord.py retries them);
-    ``force_rate_limits`` makes the next N calls 429 for deterministic tests.
+    ``force_rate_limits`` makes the next N calls 429 for deterministic tests;
+    ``error_probability`` the share answered 503 (Discord having a bad day).
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class FakeDiscordAPI:
         self.rate_limit_probability = rate_limit_probability
         self.retry_after = retry_after
         self.force_rate_limits = 0
+        self.error_probability = 0.0
         self._rng = rng or random.Random()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -70,6 +72,8 @@ class FakeDiscordAPI:
         if self.force_rate_limits > 0 or self._rng.random() < self.rate_limit_probability:
             self.force_rate_limits = max(0, self.force_rate_limits - 1)
             return self._rate_limited()
+        if self.error_probability and self._rng.random() < self.error_probability:
+            return _json({"message": "503: Service Unavailable", "code": 0}, status=503)
         response = await handler(request)
         response.headers.update(
             {

@@ -44,6 +44,8 @@ class DemoSettings:
     reconnect_every   seconds between routine gateway disconnect + resume (0: never)
     rate_limit        share of REST calls answered 429 outside error bursts
     stall_task        name of a tasks loop that fails on every iteration (sync_stats)
+    sync_every        seconds between sync_stats runs (drills shorten it: a loop's alerts
+                      count in periods)
     seed              random seed (empty: random)
 
     Why these defaults (thresholds in prometheus/rules/): a failed backend call fails about
@@ -67,6 +69,7 @@ class DemoSettings:
     reconnect_every: float = 1 * HOUR
     rate_limit: float = 0.002
     stall_task: str | None = None
+    sync_every: float = 30.0
     seed: int | None = None
 
     @classmethod
@@ -86,6 +89,7 @@ class DemoSettings:
             reconnect_every=_float("BOTWATCH_DEMO_RECONNECT_EVERY", cls.reconnect_every),
             rate_limit=_float("BOTWATCH_DEMO_RATE_LIMIT", cls.rate_limit),
             stall_task=os.environ.get("BOTWATCH_DEMO_STALL_TASK", "").strip() or None,
+            sync_every=_float("BOTWATCH_DEMO_SYNC_EVERY", cls.sync_every),
             seed=int(seed) if seed else None,
         )
 

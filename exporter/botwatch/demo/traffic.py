@@ -22,6 +22,7 @@ from discord.gateway import DiscordWebSocket, KeepAliveHandler
 
 from . import payloads
 from .bot import Conditions
+from .drills import Drills
 from .fakeapi import FakeDiscordAPI
 from .settings import DemoSettings, in_window
 
@@ -47,7 +48,7 @@ class OfflineDiscord:
         self.bot = bot
         self.settings = settings
         self.conditions: Conditions = getattr(bot, "conditions", None) or Conditions()
-        self.conditions.stalled_task = settings.stall_task  # before the loops first run
+        self.conditions.failing_task = settings.stall_task  # before the loops first run
         self.conditions.error_rate = settings.error_rate
         self.rng = random.Random(settings.seed)
         self.me = payloads.user("botwatch-demo", bot=True)
@@ -64,6 +65,10 @@ class OfflineDiscord:
         self.application_id = ""
         self._latency = 0.05
         self._connected = False
+        self.reconnecting = False
+        self.stuck = False  # connected, but nothing reaches the bot (a drill)
+        self.slow_heartbeats = False  # heartbeats as slow as in a latency spike (a drill)
+        self.drills = Drills(self)
         self._boot = time.monotonic()  # incidents are scheduled from here
         # Start mid-morning of the simulated day, so there is traffic from the first minute.
         self._started = self._boot - settings.day / 4
@@ -97,6 +102,11 @@ class OfflineDiscord:
         self._parse("GUILD_CREATE", self.guild)
         self._connected = True
 
+    @property
+    def connected(self) -> bool:
+        """Whether the simulated gateway session is up."""
+        return self._connected
+
     def _parse(self, event: str, data: dict[str, Any]) -> None:
         self.bot._connection.parsers[event](data)
 
@@ -122,6 +132,7 @@ class OfflineDiscord:
         ]
         if in_flight:
             await asyncio.wait(in_flight, timeout=DRAIN_TIMEOUT)
+        self.drills.close()
         self.bot.ws = None  # the simulated socket has nothing to close
         await self.bot.close()
         await self.api.close()
@@ -138,8 +149,8 @@ class OfflineDiscord:
         weights = [a[1] for a in actions]
         while True:
             await asyncio.sleep(self.rng.expovariate(self._rate()))
-            if not self._connected:
-                continue  # no events reach a disconnected bot
+            if not self._connected or self.stuck:
+                continue  # no events reach a disconnected (or stuck) bot
             (action,) = self.rng.choices(range(len(names)), weights)
             try:
                 actions[action][2]()
@@ -222,7 +233,7 @@ class OfflineDiscord:
     def heartbeat(self) -> None:
         """A heartbeat sent a latency ago is acknowledged now; discord.py computes the rest."""
         keep_alive = self.bot.ws._keep_alive
-        spike = self._spike()
+        spike = self._spike() or self.slow_heartbeats
         base = 2.8 if spike else 0.045
         keep_alive._last_send = time.perf_counter() - base * self.rng.lognormvariate(0, 0.25)
         keep_alive.ack()
@@ -242,9 +253,11 @@ class OfflineDiscord:
 
     async def _reconnect(self) -> None:
         log.warning("simulated gateway disconnect (close code 1006), resuming")
+        self.reconnecting = True
         self.disconnect()
         await asyncio.sleep(self.rng.uniform(1.0, 4.0))
         self.resume()
+        self.reconnecting = False
 
     def disconnect(self) -> None:
         """The socket drops: what ``Client.connect()`` dispatches when it does."""
@@ -279,4 +292,5 @@ class OfflineDiscord:
             if spike and not spiking:
                 await self._reconnect()  # the gateway drops too, as it does on a bad day
             spiking = spike
+            await self.drills.apply()  # drill switches override the schedule
             await asyncio.sleep(1.0)
