@@ -9,7 +9,7 @@ VPY := $(VENV)/bin/python
 STACKCTL := PYTHONPATH=scripts $(PYTHON) -m stackctl
 PYTEST_ARGS ?=
 
-.PHONY: help up down ps logs restart config test-alert backup restore clean venv tools lint test test-stack bench
+.PHONY: help up down ps logs restart config test-alert backup restore drill clean venv tools lint test test-stack bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,8 @@ backup: ## Archive every data volume into backups/<time>/ (the stack stops for t
 restore: ## Restore the data volumes from a backup: make restore FROM=backups/<time>, then make up
 	@test -n "$(FROM)" || { echo "Usage: make restore FROM=backups/<time>"; exit 2; }
 	@$(STACKCTL) restore "$(FROM)"
+drill: venv ## List every alert and its fire drill; ALERT=<name>|all fires it on the running stack and times it
+	@PYTHONPATH=scripts $(VPY) -m drill $(ALERT)
 
 clean: ## Stop the stack and delete its data volumes (asks first; FORCE=1 skips the question)
 	@$(STACKCTL) clean $(if $(FORCE),--force)
