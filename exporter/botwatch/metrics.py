@@ -62,6 +62,15 @@ def record(cells: tuple[Any, Any, list, list], duration: float) -> None:
     buckets[bisect_left(bounds, duration)].inc(1)
 
 
+def _series_per_child(kind, labelnames: tuple[str, ...], **kw) -> int:
+    """Series one child of this kind exposes: a histogram's buckets, ``_count`` and ``_sum``,
+    and ``_created`` where prometheus-client publishes it. Counted once, on a throwaway metric
+    outside any registry, so the count follows the client's exposition instead of a formula."""
+    probe = kind("probe", "probe", labelnames, registry=None, **kw)
+    probe.labels(*("x",) * len(labelnames))
+    return sum(len(family.samples) for family in probe.collect())
+
+
 def _add_default_collectors(registry: CollectorRegistry) -> None:
     """Give an injected registry the process, GC and platform collectors REGISTRY has."""
     if registry is REGISTRY:
@@ -87,20 +96,21 @@ class Metrics:
         if default_collectors:
             _add_default_collectors(registry)
         self.overflow = overflow_counter(ns, registry)
+        self._per_overflow = _series_per_child(type(self.overflow), ("metric", "label"))
         self._families: list[tuple[Family, int]] = []
         self._plain = 0
 
         def family(kind, name, doc, labels, **kw) -> Family:
             metric = kind(f"{ns}_{name}", doc, labels, registry=registry, **kw)
             fam = Family(metric, f"{ns}_{name}", labels, label_limit, self.overflow)
-            # A histogram child exposes its finite buckets, +Inf, _count and _sum.
-            buckets = kw.get("buckets")
-            self._families.append((fam, 1 if buckets is None else len(buckets) + 3))
+            self._families.append((fam, _series_per_child(kind, labels, **kw)))
             return fam
 
         def plain(kind, name, doc, **kw):
-            self._plain += 1
-            return kind(f"{ns}_{name}", doc, registry=registry, **kw)
+            metric = kind(f"{ns}_{name}", doc, registry=registry, **kw)
+            # A plain metric's series never change: count them once, as exposed.
+            self._plain += sum(len(family.samples) for family in metric.collect())
+            return metric
 
         self.commands = family(
             Counter, "commands", "Commands finished, by command and status.", ("command", "status")
@@ -229,7 +239,10 @@ class Metrics:
 
     def count_series(self) -> float:
         """Series exposed by the library's own metrics (cheap: no collection involved)."""
-        labelled = sum(fam.size * per_child + fam.overflowed for fam, per_child in self._families)
+        labelled = sum(
+            fam.size * per_child + fam.overflowed * self._per_overflow
+            for fam, per_child in self._families
+        )
         return float(labelled + self._plain)
 
     def bind_command(self, name: str) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 
-from botwatch.metrics import COMMAND_BUCKETS, Metrics, command_cells, record
+from botwatch.metrics import Metrics, command_cells, record
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def _documented(repo) -> dict[str, str]:
@@ -21,6 +22,22 @@ def _exposed(registry: CollectorRegistry, prefix: str) -> dict[str, str]:
     text = generate_latest(registry).decode()
     found = re.findall(r"^# TYPE (\S+) (\S+)$", text, flags=re.MULTILINE)
     return {n: t for n, t in found if n.startswith(prefix) and not n.endswith("_created")}
+
+
+def _exposed_series(registry: CollectorRegistry) -> int:
+    """Samples of the library's own metrics (bot_*) in the parsed text exposition."""
+    text = generate_latest(registry).decode()
+    return sum(
+        len(family.samples)
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith("bot_")
+    )
+
+
+def _fresh() -> CollectorRegistry:
+    registry = CollectorRegistry()
+    Metrics(registry=registry)
+    return registry
 
 
 class TestContract:
@@ -83,7 +100,19 @@ class TestSelfMetrics:
         m = Metrics(registry=registry)
         before = value("bot_exporter_series")
         m.bind_command("ping")
-        assert value("bot_exporter_series") - before == 3 + len(COMMAND_BUCKETS) + 3
+        assert value("bot_exporter_series") - before == _exposed_series(registry) - _exposed_series(
+            _fresh()
+        )
+
+    def test_series_is_what_the_exposition_holds(self, registry, value):
+        """bot_exporter_series equals the number of bot_ series in the parsed exposition: plain
+        histograms with all their buckets, every child, the overflow series, _created samples."""
+        m = Metrics(registry=registry, label_limit=2)
+        m.bind_command("ping")
+        for name in ("a", "b", "c", "d"):  # past the cap: "other" and an overflow series
+            m.operations.labels(name, "success").inc()
+        m.loop_lag.observe(0.01)
+        assert value("bot_exporter_series") == _exposed_series(registry)
 
     def test_the_label_limit_is_exported(self, registry, value):
         """bot_exporter_label_limit shows the configured cap."""
