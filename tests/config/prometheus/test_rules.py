@@ -6,7 +6,9 @@ import re
 import subprocess
 
 import pytest
+from drill.catalog import UNREACHABLE
 
+from tests.config.logs.conftest import loki_rules
 from tests.config.prometheus.conftest import (
     RULES,
     RUNBOOKS,
@@ -34,8 +36,17 @@ DASHBOARDS = {
 NO_VALUE = {"BotTargetMissing", "Watchdog"}
 # The dead man's switch fires by definition; it has no near miss.
 ALWAYS_FIRING = {"Watchdog"}
-RUNBOOK_SECTIONS = ("What it means", "User impact", "Diagnose", "Fix", "Silence responsibly")
+RUNBOOK_SECTIONS = (
+    "What it means",
+    "User impact",
+    "Diagnose",
+    "Fix",
+    "Silence responsibly",
+    "Drill",
+)
 ALERT_IDS = sorted({rule.alert for rule in alerts()})
+# Runbooks hold the Loki ruler's alerts to the same sections as the metric ones.
+RUNBOOK_IDS = sorted(set(ALERT_IDS) | {rule["alert"] for rule in loki_rules() if "alert" in rule})
 
 
 def _promtool(tool, *args: str) -> str:
@@ -114,11 +125,13 @@ def test_alert_has_firing_and_quiet_cases(name):
             assert set(alert["exp_annotations"]) == set(rule.annotations)
 
 
-@pytest.mark.parametrize("name", ALERT_IDS)
+@pytest.mark.parametrize("name", RUNBOOK_IDS)
 def test_alert_has_a_runbook_with_every_section(name):
-    """docs/runbooks/<alert>.md exists with the sections an on-call reader needs.
+    """docs/runbooks/<alert>.md exists with the sections an on-call reader needs, metric and log
+    alerts alike.
 
-    Diagnose names the dashboard, a LogQL query and shell commands.
+    Diagnose names the dashboard, a LogQL query and shell commands; Drill the command that makes
+    the alert fire on purpose.
     """
     path = RUNBOOKS / f"{name}.md"
     assert path.exists(), f"missing runbook {path.relative_to(RUNBOOKS.parent.parent)}"
@@ -129,6 +142,7 @@ def test_alert_has_a_runbook_with_every_section(name):
     assert "d/botwatch-" in diagnose
     assert "```logql" in diagnose
     assert "```sh" in diagnose
+    assert f"make drill ALERT={name}" in text.split("## Drill", 1)[1] or name in UNREACHABLE
 
 
 def test_recording_rules_follow_level_metric_operation():
