@@ -416,6 +416,50 @@ class TestHookFailures:
             "RuntimeError"
         ]
 
+    @staticmethod
+    def _reports(logs, component: str) -> list[str]:
+        return [
+            r["exc_type"]
+            for r in logs.records()
+            if r["logger"] == "botwatch" and r.get("component") == component
+        ]
+
+    async def test_a_broken_command_recorder_is_logged_once_per_kind(
+        self, dbot, obs, logs, value, monkeypatch
+    ):
+        """If recording a command raises, every command still runs and counts the error, and
+        the error is logged once for its kind, not once per command."""
+        hook = obs._discord
+
+        def broken(*_args, **_kwargs):
+            raise RuntimeError("metric backend gone")
+
+        monkeypatch.setattr(hook, "record_command", broken)
+        monkeypatch.setattr(hook, "_succeeded", {})  # no cached children: the recorder runs
+        for _ in range(3):
+            await dpytest.message("!ok")
+            assert dpytest.verify().message().content("fine")
+        assert value("bot_exporter_errors_total", component="commands") == 3
+        assert self._reports(logs, "commands") == ["RuntimeError"]
+
+    async def test_a_broken_http_trace_is_logged_once_per_kind(
+        self, offline, obs, logs, value, eventually, monkeypatch
+    ):
+        """If counting a REST response raises, the calls still go through and the error is
+        counted per response but logged once for its kind."""
+
+        class Broken:
+            def labels(self, *_):
+                raise RuntimeError("metric backend gone")
+
+        monkeypatch.setattr(obs.metrics.requests, "metric", Broken())
+        monkeypatch.setattr(obs.metrics.requests, "_children", {})
+        for _ in range(3):
+            offline.message("!ok")
+        await eventually(lambda: value("bot_commands_total", command="ok", status="success") == 3)
+        await eventually(lambda: value("bot_exporter_errors_total", component="http") >= 3)
+        assert self._reports(logs, "http") == ["RuntimeError"]
+
 
 class TestSeriesAtTheCap:
     async def test_new_command_names_past_the_cap_add_no_series(self, registry):
