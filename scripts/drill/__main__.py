@@ -7,7 +7,7 @@ import argparse
 import sys
 import time
 
-from .catalog import BY_ALERT
+from .catalog import BY_ALERT, UNREACHABLE
 from .rules import alert_rules, seconds
 
 # Waiting margin beyond a rule's own `for:` plus its longest range window.
@@ -15,16 +15,21 @@ MARGIN = 120.0
 
 
 def listing() -> list[str]:
-    out = [f"{'ALERT':28} {'ENGINE':10} {'FOR':5} {'PROOF':8} WHAT MAKES IT FIRE"]
+    out = [f"{'ALERT':34} {'ENGINE':10} {'FOR':5} {'PROOF':8} WHAT MAKES IT FIRE"]
     seen = set()
     for rule in alert_rules():
         if rule.alert in seen:
             continue
         seen.add(rule.alert)
         drill = BY_ALERT.get(rule.alert)
-        what = drill.how if drill else "NO DRILL (make test fails until one is added)"
+        if drill:
+            what = drill.how
+        elif rule.alert in UNREACHABLE:
+            what = f"no drill: {UNREACHABLE[rule.alert]}"
+        else:
+            what = "NO DRILL (make test fails until one is added)"
         mode = drill.mode if drill else "-"
-        out.append(f"{rule.alert:28} {rule.engine:10} {rule.for_ or '-':5} {mode:8} {what}")
+        out.append(f"{rule.alert:34} {rule.engine:10} {rule.for_ or '-':5} {mode:8} {what}")
     return out
 
 
