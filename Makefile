@@ -9,7 +9,7 @@ VPY := $(VENV)/bin/python
 STACKCTL := PYTHONPATH=scripts $(PYTHON) -m stackctl
 PYTEST_ARGS ?=
 
-.PHONY: help up down ps logs restart config test-alert backup restore drill clean venv tools lint test test-stack bench
+.PHONY: help up down ps logs restart config test-alert backup restore drill clean venv tools lint test test-drills test-stack bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,7 +72,10 @@ lint: venv ## Lint and format-check the Python code (ruff)
 # The native suite only: tests marked `stack` (tests/stack) are deselected even where Docker runs,
 # so `make test` never pulls images or starts containers; `make test-stack` runs them.
 test: venv tools lint ## Run the whole test suite without Docker (what CI runs)
-	@$(VPY) -m pytest -m "not stack" $(PYTEST_ARGS)
+	@$(VPY) -m pytest -m "not stack and not drills" $(PYTEST_ARGS)
+
+test-drills: venv tools ## Fire every alert's drill on native processes and prove it fires and resolves (~7 min)
+	@$(VPY) -m pytest -m drills tests/e2e/test_drills.py -s $(PYTEST_ARGS)
 
 test-stack: venv ## Bring the real stack up under Docker and test it end to end
 	@echo "make test-stack: tests/stack against a real Docker stack (pulls the pinned images, starts a throw-away project;"

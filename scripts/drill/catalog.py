@@ -2,7 +2,8 @@
 
 A drill names one demo-bot switch (exporter/botwatch/demo/drills.py) or one thing done to the
 stack (stop the bot, take it out of service discovery). `make drill ALERT=<name>` applies it to the
-running stack and times the alert; tests/e2e/test_drills.py applies it to native processes:
+running stack and times the alert; tests/e2e/test_drills.py (`make test-drills`) applies it to
+native processes:
 
 - live      the real Prometheus, with the shipped rules and `for:`, fires and resolves while the
             test waits (alerts that need at most a few minutes);
@@ -14,7 +15,7 @@ running stack and times the alert; tests/e2e/test_drills.py applies it to native
             stream selector and line filters (no LogQL engine runs here; `make test-stack` fires
             them in the real Loki).
 
-An alert without an entry here fails the test. Add one with your alert: a switch in the demo, or an
+An alert without an entry here (or in UNREACHABLE, with the reason) fails `make test`. Add one with your alert: a switch in the demo, or an
 action, and the proof.
 """
 

@@ -5,7 +5,8 @@ the live ones through the drill runner (`make drill`'s), timed from condition to
 Alertmanager and the chat fakes and back to resolved; the long ones are switched on for BAD
 seconds, off for GOOD seconds, and their samples replayed slower to promtool against the
 shipped rules (scripts/drill/replay.py); the Loki ones by their real log lines. The alerts are
-read from the rule files, so an alert added without a drill fails here.
+read from the rule files, so an alert added without a drill fails here (those catalog checks
+run in `make test`; the drills themselves, marked `drills`, in `make test-drills`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from tests.support.drill_stack import DrillStack, wait_until_scraped
 from tests.support.logql import check_logql
 
 # The one session runs every drill (about six minutes) and its replays before the first test
-# that reads it; on a loaded two-core machine that can pass the suite's 600 s per test.
-pytestmark = pytest.mark.timeout(1800)
+# that reads it; on a loaded two-core machine that can pass the suite's 600 s per test. The
+# tests that need it are marked `drills` (make test-drills); the catalog checks run everywhere.
 
 NOT_NATIVE = {"grafana", "loki", "promtail", "alloy"}
 BAD, GOOD = 190, 160  # seconds each stretch drill is on, then off (see scripts/drill/catalog.py)
@@ -161,6 +162,8 @@ def session(tool, tmp_path_factory):
             stack.close()
 
 
+@pytest.mark.drills
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("rule", LIVE, ids=[r.id for r in LIVE])
 def test_live_drill_fires_and_resolves(session, rule):
     """The real Prometheus fires the shipped rule with its labels, Alertmanager gets it, and both
@@ -175,12 +178,16 @@ def test_live_drill_fires_and_resolves(session, rule):
         assert result.resolved is not None and result.am_resolved is not None
 
 
+@pytest.mark.drills
+@pytest.mark.timeout(1800)
 def test_a_critical_drill_reaches_both_channels(session):
     """BotDown (critical) is delivered to Discord and Telegram during its drill."""
     channels = session.live["BotDown"].channels
     assert channels and all(t is not None for t in channels.values()), channels
 
 
+@pytest.mark.drills
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("rule", STRETCHED, ids=[r.id for r in STRETCHED])
 def test_stretched_drill_fires_and_resolves_in_promtool(session, rule):
     """The drill's real samples, replayed slower against the shipped rule, make it fire with the
@@ -221,6 +228,8 @@ def _selects(selector: str, labels: dict[str, str]) -> bool:
     return True
 
 
+@pytest.mark.drills
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("rule", LOKI_RULES, ids=[r.id for r in LOKI_RULES])
 def test_loki_drill_lines_match_the_rule(session, rule):
     """While the drill is on, its bot's real lines are (or, for silence, are not) selected by the

@@ -265,7 +265,7 @@ class DrillStack(Environment):
         while not self._stop.wait(0.5):
             for bot in self.bots.values():
                 if bot.supervised and bot.process and bot.process.poll() is not None:
-                    bot.start()
+                    Process.start(bot)  # no waiting: it may crash again before it answers
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in (self.prom, self.am))
