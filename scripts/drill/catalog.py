@@ -15,8 +15,8 @@ native processes:
             stream selector and line filters (no LogQL engine runs here; `make test-stack` fires
             them in the real Loki).
 
-An alert without an entry here (or in UNREACHABLE, with the reason) fails `make test`. Add one with your alert: a switch in the demo, or an
-action, and the proof.
+An alert without an entry here (or in UNREACHABLE, with the reason) fails `make test`. Add one
+with your alert: a switch in the demo, or an action, and the proof.
 """
 
 from __future__ import annotations
