@@ -151,6 +151,9 @@ DRILLS: tuple[Drill, ...] = (
 UNREACHABLE: dict[str, str] = {
     "LokiRequestErrors": "nothing short of breaking Loki's storage makes it answer 5xx; its "
     "promtool unit test is the only proof",
+    "AlertmanagerClusterMemberLost": "it needs clustered Alertmanagers (the HA "
+    "setup), which neither the demo stack nor the native drill run has; stopping one member of "
+    "an HA pair makes it fire (not automated yet); its promtool unit test is the proof here",
     "HostDiskFillingUp": "filling a host's filesystem on purpose is no drill to run on a real "
     "host, and node-exporter is not among the native test tools; its promtool unit test is the "
     "only proof",
