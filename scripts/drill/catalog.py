@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # Things done to the stack rather than switched on in the bot; each is undone to resolve.
-STOP_BOT = "stop-bot"  # the bot process is stopped
+STOP_BOT = "stop-bot"  # the bot process is killed (SIGKILL: a planned stop is quiet on purpose)
 UNLIST_BOT = "unlist-bot"  # the bot target leaves service discovery
 NOTHING = "nothing"  # the alert fires by itself (Watchdog)
 BAD_RULE_FILE = "prometheus-bad-rule-file"  # a rule file Prometheus cannot parse, then a reload
@@ -82,7 +82,7 @@ class Drill:
 
 
 DRILLS: tuple[Drill, ...] = (
-    Drill("BotDown", "the bot process is stopped", action=STOP_BOT),
+    Drill("BotDown", "the bot process is killed, as in a crash", action=STOP_BOT),
     Drill("BotTargetMissing", "the bot target leaves service discovery", action=UNLIST_BOT),
     # 30m window: a restart every ~15 s, slowed 15x, is one every ~4 min; 190 s are 47 min.
     Drill("BotCrashLooping", "the bot exits 8 s after each start", switch="crash", stretch=15),
@@ -111,6 +111,8 @@ DRILLS: tuple[Drill, ...] = (
           labels={"metric": "bot_operations", "label": "operation"}),
     # Four rules, one per window pair: each long window's `for:` plus its short window to clear.
     Drill("BotCommandErrorBudgetBurn", "a quarter of commands fail", switch="command_errors",
+          stretch={"long=1h": 10, "long=6h": 60, "long=1d": 120, "long=3d": 145}),
+    Drill("BotCommandLatencyBudgetBurn", "backends answer 3 s late", switch="slow_commands",
           stretch={"long=1h": 10, "long=6h": 60, "long=1d": 120, "long=3d": 145}),
     Drill("BotLogErrorBurst", "ten error lines a second", switch="log_burst", loki=True),
     Drill("BotLogCritical", "a critical line every 30 s", switch="critical_line", loki=True),

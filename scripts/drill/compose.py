@@ -109,7 +109,7 @@ class ComposeEnvironment:
         if drill.switch:
             self._switches(drill.switch)
         elif drill.action == STOP_BOT:
-            self.compose.run("stop", "bot")
+            self.compose.run("kill", "bot")  # a crash: `stop` would announce a planned stop
         elif drill.action == UNLIST_BOT:
             self._list_target()
             time.sleep(90)  # scraped for a while first: the rule needs it to have existed

@@ -347,7 +347,7 @@ class DrillStack(Environment):
         if drill.switch:
             self.bot(drill).switch(drill.switch)
         elif drill.action == STOP_BOT:
-            self.bot(drill).stop()
+            self.bot(drill).kill()  # a crash: SIGTERM would announce a planned stop
         elif drill.action == UNLIST_BOT:
             self._list(False)
 
