@@ -18,7 +18,13 @@ import yaml
 from drill.breakage import UNPARSABLE_ALERTMANAGER
 
 from tests.support.chat_fakes import ChatFakes
-from tests.support.native_stack import Alertmanager, Process, free_port, wait_http
+from tests.support.native_stack import (
+    Alertmanager,
+    Process,
+    free_port,
+    wait_http,
+    write_alertmanager_config,
+)
 
 # Always firing, so a drill Prometheus always has something to send to its Alertmanager.
 HEARTBEAT = {
@@ -103,8 +109,8 @@ class AlertmanagerUnderDrill(Alertmanager):
     def __init__(self, tool, workdir: Path, name: str, fakes: ChatFakes):
         folder = workdir / name
         folder.mkdir(parents=True, exist_ok=True)
-        super().__init__(tool, folder, fakes, fast=True)
-        self.name = name
+        config = write_alertmanager_config(folder / "alertmanager", fakes, fast=True)
+        super().__init__(tool, folder, config, name=name)
         self.fakes = fakes
         self.good_config = self.config.read_text()
 

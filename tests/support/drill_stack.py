@@ -40,7 +40,14 @@ from drill.runner import Environment
 
 from tests.support.chat_fakes import ChatFakes
 from tests.support.drill_components import AlertmanagerUnderDrill, PrometheusUnderDrill
-from tests.support.native_stack import Alertmanager, DemoBot, Process, free_port, wait_http
+from tests.support.native_stack import (
+    Alertmanager,
+    DemoBot,
+    Process,
+    free_port,
+    wait_http,
+    write_alertmanager_config,
+)
 
 # Drills whose conditions do not disturb each other share a bot (two cores run them all): each
 # proof looks at its own alert only. The others (a crash, a stuck or disconnected gateway, a
@@ -220,7 +227,8 @@ class DrillStack(Environment):
         self.sd_file = workdir / "targets.json"
         self._list(True)
         static = [b for b in self.bots.values() if b is not self.listed]
-        self.am = Alertmanager(tool, workdir, fakes, fast=True)
+        config = write_alertmanager_config(workdir / "alertmanager", fakes, fast=True)
+        self.am = Alertmanager(tool, workdir, config)
         am_down = AlertmanagerUnderDrill(tool, workdir, STACK_SUBJECTS[STOP_COMPONENT], drill_fakes)
         am_config = AlertmanagerUnderDrill(
             tool, workdir, STACK_SUBJECTS[AM_BAD_CONFIG], drill_fakes
