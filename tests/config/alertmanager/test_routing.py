@@ -116,11 +116,12 @@ class TestTimings:
         assert muted == {'severity="warning"', 'severity="info"'}
 
     def test_down_alerts_are_grouped_per_instance(self):
-        """Within critical and warning, *Down alerts group by alertname, service and instance."""
+        """Within critical and warning, *Down alerts group by alertname, service, instance and host
+        (agents on two hosts both scrape bot:8000)."""
         for severity in ("critical", "warning"):
             (child,) = _route(f'severity="{severity}"')["routes"]
             assert child["matchers"] == ['alertname=~".+Down"']
-            assert child["group_by"] == ["alertname", "service", "instance"]
+            assert child["group_by"] == ["alertname", "service", "instance", "host"]
 
     def test_the_heartbeat_pings_every_minute_and_stops_within_6m_of_a_dead_prometheus(self):
         """The Watchdog route flushes every minute, pings at every flush (repeat_interval below
@@ -201,6 +202,9 @@ LOKI_FIRING_LABELS = [
 ]
 # The labels BotDown carries (its promtool cases assert them): all an inhibit rule can compare.
 BOT_DOWN_LABELS = {"service", "instance", "job", "severity"}
+# The agent's external label: on every alert of a remote bot, on none of a local one, so an inhibit
+# rule comparing it compares equal values or two absent ones.
+HOST_LABEL = "host"
 SYMPTOM_RE = re.compile(r"Bot(Gateway|Command|EventLoop|Stuck|ErrorLogs|Discord|Task)")
 
 
@@ -214,7 +218,7 @@ def suppressed_by_bot_down(alertname: str, labels: frozenset[str]) -> bool:
     return any(
         rule["source_matchers"] == ['alertname="BotDown"']
         and all(_matches(m, alertname) for m in rule["target_matchers"])
-        and set(rule["equal"]) <= labels & BOT_DOWN_LABELS
+        and set(rule["equal"]) - {HOST_LABEL} <= labels & BOT_DOWN_LABELS
         for rule in yaml.safe_load(BASE.read_text())["inhibit_rules"]
     )
 
@@ -242,6 +246,24 @@ class TestInhibitions:
                  if r["source_matchers"] == ['alertname="BotDown"']]  # fmt: skip
         assert rules
         assert all("service" in rule["equal"] for rule in rules)
+
+    def test_bot_down_per_instance_also_compares_the_host(self):
+        """A BotDown suppression that compares the instance also compares the host: the same
+        instance name (bot:8000) on another host is another process and keeps alerting."""
+        rules = [r for r in yaml.safe_load(BASE.read_text())["inhibit_rules"]
+                 if r["source_matchers"] == ['alertname="BotDown"']]  # fmt: skip
+        per_instance = [rule for rule in rules if "instance" in rule["equal"]]
+        assert per_instance
+        assert all(HOST_LABEL in rule["equal"] for rule in per_instance)
+
+    def test_agent_down_mutes_only_its_own_hosts_bot_pages(self):
+        """AgentDown (labels: host) mutes BotDown and BotTargetMissing of its host, nothing else."""
+        (rule,) = [r for r in yaml.safe_load(BASE.read_text())["inhibit_rules"]
+                   if 'alertname="AgentDown"' in r["source_matchers"]]  # fmt: skip
+        assert rule["equal"] == [HOST_LABEL]
+        assert 'host!=""' in rule["source_matchers"]
+        muted = [n for n in RULE_ALERTS if all(_matches(m, n) for m in rule["target_matchers"])]
+        assert sorted(muted) == ["BotDown", "BotTargetMissing"]
 
     def test_bot_down_suppresses_the_same_bots_log_symptoms(self):
         """A dead bot's "stopped logging" and error-burst log alerts are muted by its BotDown."""

@@ -73,7 +73,7 @@ def test_promtool_unit_tests_pass(tool, test_file):
 
 def test_every_rule_file_has_its_test_file():
     """x.rules.yml is tested by tests/x.test.yml, which loads it; no test file without rules."""
-    assert len(rule_files()) == 3
+    assert len(rule_files()) == 4
     for path in rule_files():
         test_file = UNIT_TESTS / path.name.replace(".rules.yml", ".test.yml")
         assert test_file.exists(), f"{path.name} has no {test_file.name}"
