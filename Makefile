@@ -10,6 +10,7 @@ STACKCTL := PYTHONPATH=scripts $(PYTHON) -m stackctl
 PYTEST_ARGS ?=
 
 .PHONY: help up down ps logs restart config test-alert backup restore drill clean venv tools lint test test-drills test-stack bench
+.PHONY: up-agent down-agent ps-agent logs-agent ingest-password
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +50,21 @@ clean: ## Stop the stack and delete its data volumes (asks first; FORCE=1 skips 
 
 # A .venv whose Python cannot import pip (a `python -m venv` that failed half-way, or one made by
 # a Python older than 3.11) is made again instead of failing on every later run.
+up-agent: ## On a bot host: validate the agent settings, start the agent (compose.agent.yaml)
+	@$(STACKCTL) up-agent
+
+down-agent: ## On a bot host: stop the agent (its WAL volume is kept)
+	@$(STACKCTL) agent down
+
+ps-agent: ## On a bot host: show the agent's services and their health
+	@$(STACKCTL) agent ps
+
+logs-agent: ## On a bot host: follow the agent's logs (or one: make logs-agent s=agent)
+	@$(STACKCTL) agent logs -f --tail=100 $(s)
+
+ingest-password: ## Print a new password for the agents and its hash for the ingest gateway
+	@$(STACKCTL) ingest-password
+
 $(VENV)/.installed: requirements-dev.txt exporter/pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found: install Python 3.11+, or name one, e.g. \`PYTHON=python3.12 make test\`" >&2; exit 1; }
 	@$(PYTHON) scripts/python_preflight.py

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 from . import envfile
+from .agent import COMPOSE_FILE, up_agent
 from .backup import BackupError, backup, restore
 from .docker import Compose, DockerUnavailable, check_docker
+from .ingest import new_credentials
 from .showconfig import show_config
 from .up import load_settings, render, report, up
 from .volumes import print_report
@@ -72,6 +76,33 @@ def backup_or_restore(source: str | None) -> int:
     return 0
 
 
+def ingest_password() -> int:
+    """Print a new random password for the agents and its hash for the central .env."""
+    local = shutil.which("caddy", path=str(ROOT / ".tools" / "bin"))
+    if local:
+        command = [local]
+    else:
+        image = re.search(r"image:\s*(caddy:\S+)", (ROOT / "compose.yaml").read_text()).group(1)
+        command = ["docker", "run", "--rm", "-i", image, "caddy"]
+
+    def hash_password(password: str) -> str:
+        run = subprocess.run(
+            [*command, "hash-password"],
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return run.stdout.strip()
+
+    password, hashed = new_credentials(hash_password)
+    print("Central box, .env (with the ingest profile in COMPOSE_PROFILES):")
+    print(f"  INGEST_PASSWORD_HASH='{hashed}'")
+    print("Each bot host, .env:")
+    print(f"  AGENT_INGEST_PASSWORD={password}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stackctl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("restore", help="restore the volumes from a backup folder").add_argument(
         "source"
     )
+    sub.add_parser("up-agent", help="validate and start the bot-host agent (compose.agent.yaml)")
+    sub.add_parser("ingest-password", help="new agents' password and its hash for the gateway")
+    agent = sub.add_parser("agent", help="run docker compose for the bot-host agent")
+    agent.add_argument("args", nargs=argparse.REMAINDER)
     passthrough = sub.add_parser("compose", help="run docker compose for this project")
     passthrough.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -100,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         return clean(args.force)
     if args.command in ("backup", "restore"):
         return backup_or_restore(getattr(args, "source", None))
+    if args.command == "up-agent":
+        return up_agent(ROOT)
+    if args.command == "ingest-password":
+        return ingest_password()
+    if args.command == "agent":
+        return Compose(ROOT, file=COMPOSE_FILE).run(*args.args).returncode
     if args.command == "test-alert":
         from .testalert import main as test_alert  # owned by the alerting component
 

@@ -68,16 +68,25 @@ def compose_for_rendering(root: Path, docker: str = "docker") -> tuple[str, ...]
 
 
 class Compose:
-    """`docker compose` bound to this repository's compose file and .env.
+    """`docker compose` bound to one of this repository's compose files (the stack's, or the
+    bot-host agent's compose.agent.yaml) and .env.
 
     A compose.override.yaml beside compose.yaml is merged in, as `docker compose` itself does when
     given no file: the place for this host's own changes (README "Scaling": an Alertmanager
     gossiping with another host), which git ignores.
     """
 
-    def __init__(self, root: Path, command: tuple[str, ...] = ("docker", "compose")) -> None:
+    def __init__(
+        self,
+        root: Path,
+        command: tuple[str, ...] = ("docker", "compose"),
+        *,
+        file: str = "compose.yaml",
+    ) -> None:
         self.root = root
-        files = [root / "compose.yaml", root / "compose.override.yaml"]
+        # The override is the stack's; the agent's file stands alone.
+        override = [root / "compose.override.yaml"] if file == "compose.yaml" else []
+        files = [root / file, *override]
         self.base = [
             *command,
             *("--project-directory", str(root)),

@@ -15,10 +15,14 @@ SECRETS = {
     "sentry_dsn": "SENTRY_DSN",
     "discord_token": "DISCORD_TOKEN",
     "deadmansswitch_url": "DEADMANSSWITCH_URL",
+    # "<user> <bcrypt hash>" for the ingest gateway, composed by stackctl.ingest.users_line.
+    "ingest_users": "INGEST_USERS",
 }
 
 
-def write_secrets(env: Mapping[str, str], folder: Path) -> None:
+def write_secrets(
+    env: Mapping[str, str], folder: Path, secrets: Mapping[str, str] = SECRETS
+) -> None:
     """Write one file per secret (empty when unset) so every Compose secret source exists.
 
     The folder is private to the user (0700); the files are 0644 because the containers read them
@@ -26,7 +30,7 @@ def write_secrets(env: Mapping[str, str], folder: Path) -> None:
     """
     folder.mkdir(mode=0o700, exist_ok=True)
     folder.chmod(0o700)
-    for name, key in SECRETS.items():
+    for name, key in secrets.items():
         path = folder / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -13,6 +13,7 @@ from .alerting import alert_timezone, check_alerting
 from .alerting import render as render_alertmanager
 from .checks import Problem, check_ports_free, check_settings, port_in_use
 from .docker import Compose, DockerUnavailable, check_docker
+from .ingest import check_ingest, ingest_url, users_line
 from .profiles import enabled
 from .profiles import render as render_profiles
 from .secretfiles import write_secrets
@@ -22,8 +23,15 @@ from .zonefile import copy_zone
 HEALTH_TIMEOUT = 300
 
 
-def load_settings(root: Path, out: TextIO) -> tuple[dict[str, str], list[Problem]]:
-    """The effective settings (.env over .env.example's defaults) and every problem found.
+def check_stack(settings: Mapping[str, str]) -> list[Problem]:
+    """Every problem in the central stack's settings (`make up`)."""
+    return check_settings(settings) + check_alerting(settings) + check_ingest(settings)
+
+
+def load_settings(
+    root: Path, out: TextIO, check: Callable[[Mapping[str, str]], list[Problem]] = check_stack
+) -> tuple[dict[str, str], list[Problem]]:
+    """The effective settings (.env over .env.example's defaults) and every problem `check` finds.
 
     Creates .env from .env.example on first run, with a random Grafana password printed once.
     """
@@ -43,12 +51,12 @@ def load_settings(root: Path, out: TextIO) -> tuple[dict[str, str], list[Problem
         for number, text, why in current.malformed
     ]
     settings = {**defaults, **current.values}
-    return settings, problems + check_settings(settings) + check_alerting(settings)
+    return settings, problems + check(settings)
 
 
 def render(root: Path, settings: Mapping[str, str]) -> list[str]:
     """Write the secret files and the rendered configs; returns the configured channels."""
-    write_secrets(settings, root / ".secrets")
+    write_secrets({**settings, "INGEST_USERS": users_line(settings)}, root / ".secrets")
     copy_zone(alert_timezone(settings), root / ".generated" / "zoneinfo")
     render_profiles(settings, root / ".generated", root)
     return render_alertmanager(settings, root / ".generated" / "alertmanager")
@@ -84,6 +92,18 @@ def wait_healthy(compose: Compose, out: TextIO, timeout: float = HEALTH_TIMEOUT)
     return False
 
 
+def start_healthy(compose: Compose, out: TextIO, what: str, *up_args: str) -> bool:
+    """`docker compose up` and wait until every service is healthy, saying what went wrong."""
+    if compose.run("up", "--detach", *up_args, "--remove-orphans").returncode != 0:
+        print("`docker compose up` failed; its error is above.", file=out)
+        return False
+    print("Waiting for every service to be healthy:", file=out)
+    if not wait_healthy(compose, out):
+        print(f"{what} is not healthy; it is left running for diagnosis.", file=out)
+        return False
+    return True
+
+
 def local_host(settings: Mapping[str, str]) -> str:
     """The address this machine reaches the published ports on (a wildcard bind → 127.0.0.1)."""
     host = settings.get("BIND_ADDRESS", "127.0.0.1")
@@ -92,15 +112,37 @@ def local_host(settings: Mapping[str, str]) -> str:
 
 def urls(settings: Mapping[str, str]) -> list[tuple[str, str, str]]:
     host = local_host(settings)
-    return [
-        ("Grafana", f"http://{host}:{settings['GRAFANA_PORT']}", "dashboards and logs"),
-        ("Prometheus", f"http://{host}:{settings['PROMETHEUS_PORT']}", "metrics and alert rules"),
-        ("Alertmanager", f"http://{host}:{settings['ALERTMANAGER_PORT']}", "alerts and silences"),
-        ("Loki", f"http://{host}:{settings['LOKI_PORT']}", "log API (browse logs in Grafana)"),
-    ] + (
-        [("VictoriaMetrics", f"http://{host}:{settings['VICTORIAMETRICS_PORT']}/vmui", "history")]
-        if "longterm" in enabled(settings)
-        else []
+    return (
+        [
+            ("Grafana", f"http://{host}:{settings['GRAFANA_PORT']}", "dashboards and logs"),
+            (
+                "Prometheus",
+                f"http://{host}:{settings['PROMETHEUS_PORT']}",
+                "metrics and alert rules",
+            ),
+            (
+                "Alertmanager",
+                f"http://{host}:{settings['ALERTMANAGER_PORT']}",
+                "alerts and silences",
+            ),
+            ("Loki", f"http://{host}:{settings['LOKI_PORT']}", "log API (browse logs in Grafana)"),
+        ]
+        + (
+            [
+                (
+                    "VictoriaMetrics",
+                    f"http://{host}:{settings['VICTORIAMETRICS_PORT']}/vmui",
+                    "history",
+                )
+            ]
+            if "longterm" in enabled(settings)
+            else []
+        )
+        + (
+            [("Ingest", ingest_url(settings), "bot-host agents send here")]
+            if "ingest" in enabled(settings)
+            else []
+        )
     )
 
 
@@ -144,12 +186,7 @@ def up(
     assert compose is not None
     channels = render(root, settings)
     print("Starting the stack (first run builds the bot image and pulls images)…", file=out)
-    if compose.run("up", "--detach", "--build", "--remove-orphans").returncode != 0:
-        print("`docker compose up` failed; its error is above.", file=out)
-        return 1
-    print("Waiting for every service to be healthy:", file=out)
-    if not wait_healthy(compose, out):
-        print("The stack is not healthy; it is left running for diagnosis (`make down`).", file=out)
+    if not start_healthy(compose, out, "The stack", "--build"):
         return 1
     summary(settings, channels, out)
     print_report(compose, settings, out, docker)

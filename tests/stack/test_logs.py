@@ -19,7 +19,7 @@ from tests.support.stack_api import Loki, wait_for
 
 pytestmark = pytest.mark.stack
 
-STREAM_LABELS = {"container", "service", "env", "job", "level", "service_name"}
+STREAM_LABELS = {"container", "service", "env", "job", "level", "host", "service_name"}
 LEVELS = {"debug", "info", "warning", "error", "critical", "unknown"}
 BOT_IMAGE = "botwatch-bot:local"  # built by the stack (compose.yaml, service bot)
 

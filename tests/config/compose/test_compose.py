@@ -26,19 +26,27 @@ ROOT_ALLOWED = {
     "cadvisor": "reads the host's cgroups and Docker state",
     "alloy": "reads container logs through the Docker socket, like promtail",
     "victoriametrics": "its image has no data directory a non-root user owns",
+    "ingest": "the caddy image's /data (certificates) belongs to root; no capabilities kept",
 }
 # Services that may see the Docker socket (read-only).
 SOCKET_ALLOWED = {"promtail", "cadvisor", "alloy"}
 MINIMAL_ENV = "GRAFANA_ADMIN_PASSWORD=correct-horse-battery\n"
+# A bot host's .env: .env.example with the agent section filled in.
+AGENT_SETTINGS = (
+    "AGENT_HOST=vps-1\nAGENT_BOTS=bot=bot:8000\nAGENT_INGEST_URL=https://ingest.example.com\n"
+    "AGENT_INGEST_PASSWORD=a-long-enough-test-password\n"
+)
+# Services of compose.agent.yaml whose data must survive `make down-agent`.
+AGENT_STATEFUL = {"agent", "alloy"}
 
 
-def render(tool, repo: Path, env_file: Path, *profiles: str) -> dict:
+def render(tool, repo: Path, env_file: Path, *profiles: str, file: str = "compose.yaml") -> dict:
     args = [
         tool("docker-compose"),
         "--project-directory",
         str(repo),
         "-f",
-        str(repo / "compose.yaml"),
+        str(repo / file),
     ]
     args += ["--env-file", str(env_file)]
     for profile in profiles:
@@ -48,19 +56,27 @@ def render(tool, repo: Path, env_file: Path, *profiles: str) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        "example",
-        "minimal",
-        "host-profile",
-        "alloy-profile",
-        "longterm-profile",
-        "ha-profile",
-    ],
-)
+def render_agent(tool, repo: Path, folder: Path, *profiles: str) -> dict:
+    """compose.agent.yaml as a bot host with .env.example plus the agent settings renders it."""
+    env = folder / ".env"
+    env.write_text((repo / ".env.example").read_text() + AGENT_SETTINGS)
+    return render(tool, repo, env, *profiles, file="compose.agent.yaml")
+
+
+STACK_VARIANTS = [
+    "example", "minimal", "host-profile", "alloy-profile", "longterm-profile", "ha-profile",
+    "ingest-profile",
+]  # fmt: skip
+AGENT_VARIANTS = ["agent", "agent-demo-profile"]
+
+
+@pytest.fixture(scope="module", params=STACK_VARIANTS + AGENT_VARIANTS)
 def rendered(request, tool, repo, tmp_path_factory) -> dict:
-    """The effective configuration for .env.example, a minimal .env, and each optional profile."""
+    """The effective configuration for .env.example, a minimal .env, each optional profile, and
+    a bot host's compose.agent.yaml (with and without its demo bot)."""
+    if request.param.startswith("agent"):
+        profiles = ("demo",) if "demo" in request.param else ()
+        return render_agent(tool, repo, tmp_path_factory.mktemp("agent"), *profiles)
     if request.param == "minimal":
         env = tmp_path_factory.mktemp("env") / ".env"
         env.write_text(MINIMAL_ENV)
@@ -75,9 +91,47 @@ class TestRendering:
         assert not re.search(r"^version\s*:", (repo / "compose.yaml").read_text(), re.M)
 
     def test_every_component_is_a_service(self, rendered):
-        """The rendered stack has the six core services."""
+        """The rendered stack has the six core services, a bot host's agent file its two."""
+        if rendered["name"] == "botwatch-agent":
+            assert {"agent", "alloy"} <= set(rendered["services"])
+            return
         core = {"prometheus", "alertmanager", "loki", "promtail", "grafana", "bot"}
         assert core <= set(rendered["services"])
+
+    def test_ingest_profile_adds_only_the_gateway(self, tool, repo):
+        """Only the `ingest` profile brings the gateway; Prometheus always takes remote writes."""
+        plain = render(tool, repo, repo / ".env.example")["services"]
+        ingest = render(tool, repo, repo / ".env.example", "ingest")["services"]
+        assert "ingest" not in plain and set(ingest) - set(plain) == {"ingest"}
+        assert "--web.enable-remote-write-receiver" in plain["prometheus"]["command"]
+        gateway = ingest["ingest"]
+        assert gateway["environment"]["INGEST_SITE"] == "http://:8080"  # no domain: plain HTTP
+        assert {p["target"] for p in gateway["ports"]} == {8080, 8443}
+
+    def test_ingest_domain_and_address_settings_are_honoured(self, tool, repo, tmp_path):
+        """INGEST_DOMAIN becomes the site (HTTPS); INGEST_BIND_ADDRESS moves only the gateway."""
+        env = tmp_path / ".env"
+        env.write_text(
+            MINIMAL_ENV + "INGEST_DOMAIN=ingest.example.com\nINGEST_BIND_ADDRESS=192.0.2.7\n"
+            "INGEST_TLS_PORT=443\n"
+        )
+        services = render(tool, repo, env, "ingest")["services"]
+        gateway = services["ingest"]
+        assert gateway["environment"]["INGEST_SITE"] == "ingest.example.com"
+        assert {(p["host_ip"], p["published"]) for p in gateway["ports"]} == {
+            ("192.0.2.7", "9095"), ("192.0.2.7", "443"),
+        }  # fmt: skip
+        others = [p for n, s in services.items() if n != "ingest" for p in s.get("ports", [])]
+        assert others and all(p["host_ip"] == "127.0.0.1" for p in others)
+
+    def test_agent_publishes_nothing_and_pins_the_stacks_images(self, tool, repo, tmp_path):
+        """The agent file opens no port, and each image it uses has the tag compose.yaml pins."""
+        agent = render_agent(tool, repo, tmp_path, "demo")["services"]
+        stack = render(tool, repo, repo / ".env.example", "alloy")["services"]
+        assert not [n for n, s in agent.items() if s.get("ports")]
+        pinned = {s["image"].rsplit(":", 1)[0]: s["image"] for s in stack.values()}
+        for name, service in agent.items():
+            assert service["image"] == pinned[service["image"].rsplit(":", 1)[0]], name
 
     def test_host_profile_adds_node_exporter_and_cadvisor(self, tool, repo):
         """Only the `host` profile brings node-exporter and cAdvisor."""
@@ -126,7 +180,8 @@ class TestPolicy:
 
     def test_stateful_services_keep_data_in_named_volumes(self, rendered):
         """Each stateful service stores its data in a named volume that survives `make down`."""
-        for name in STATEFUL & set(rendered["services"]):
+        agent = rendered["name"] == "botwatch-agent"
+        for name in (AGENT_STATEFUL if agent else STATEFUL) & set(rendered["services"]):
             volumes = rendered["services"][name].get("volumes", [])
             named = [
                 v for v in volumes if v["type"] == "volume" and v["source"] in rendered["volumes"]
@@ -157,6 +212,8 @@ class TestPolicy:
         for name, service in rendered["services"].items():
             for dependency, spec in service.get("depends_on", {}).items():
                 assert spec["condition"] == "service_healthy", f"{name} → {dependency}"
+        if rendered["name"] == "botwatch-agent":
+            return  # the agent's services depend on nothing local
         assert "loki" in rendered["services"]["promtail"]["depends_on"]
         assert {"prometheus", "loki"} <= set(rendered["services"]["grafana"]["depends_on"])
         # Its first alerts (the Watchdog) find Alertmanager: no error line at a fresh start.

@@ -19,6 +19,9 @@ RULES_DIR = REPO / "loki" / "rules"
 
 # The only references -config.expand-env (envsubst) should see: ${NAME} and ${NAME:-default}.
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}$\\]*))?\}")
+# Shipper settings only a bot host's agent sets (compose.agent.yaml): its host name and where it
+# pushes; the central stack leaves them at their defaults (no host label, its own Loki).
+AGENT_ONLY = {"BOTWATCH_HOST", "LOKI_PUSH_URL", "LOKI_PUSH_USER", "LOKI_PUSH_PASSWORD_FILE"}
 
 
 def expand_env(text: str, env: Mapping[str, str]) -> str:

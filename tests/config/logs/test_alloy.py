@@ -14,7 +14,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.config.logs.conftest import PROMTAIL_YML, REPO
+from tests.config.logs.conftest import AGENT_ONLY, PROMTAIL_YML, REPO
 
 ALLOY = REPO / "promtail" / "alloy" / "config.alloy"
 
@@ -121,8 +121,17 @@ def test_relabel_rules_are_the_same(alloy, promtail_config):
 
 
 def test_ships_to_the_same_loki(alloy, promtail_config):
-    """Alloy pushes to the same Loki endpoint."""
-    assert f'url = "{promtail_config["clients"][0]["url"]}"' in alloy
+    """Alloy pushes to the same Loki endpoint, or where LOKI_PUSH_URL says with the same
+    credentials settings (a bot host's agent, through the ingest gateway)."""
+    (client,) = promtail_config["clients"]
+    body = _block(alloy, 'loki.write "loki"')
+    assert f'url = coalesce(sys.env("LOKI_PUSH_URL"), "{client["url"]}")' in body
+    auth = _block(body, "basic_auth")
+    assert re.search(r'username\s+=\s+coalesce\(sys\.env\("LOKI_PUSH_USER"\), ""\)', auth)
+    assert (
+        f'coalesce(sys.env("LOKI_PUSH_PASSWORD_FILE"), "{client["basic_auth"]["password_file"]}")'
+        in auth
+    )
 
 
 def test_alloy_formats_the_file():
@@ -136,11 +145,13 @@ def test_alloy_formats_the_file():
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_provides_every_variable(alloy, compose_service):
-    """Each sys.env() setting of config.alloy is set in the alloy service in compose.yaml."""
-    try:
-        service = compose_service("alloy")
-    except KeyError:
-        pytest.skip("compose.yaml has no alloy service (profile `alloy`) yet")
-    assert set(re.findall(r'sys\.env\("(\w+)"\)', alloy)) <= set(service["environment"])
-    assert "./promtail/alloy:/etc/alloy:ro" in service["volumes"]
+def test_compose_provides_every_variable(alloy, compose_service, repo):
+    """Each sys.env() setting of config.alloy is set in the alloy service of compose.yaml, and
+    of compose.agent.yaml together with the agent-only ones."""
+    service = compose_service("alloy")
+    agent = yaml.safe_load((repo / "compose.agent.yaml").read_text())["services"]["alloy"]
+    used = set(re.findall(r'sys\.env\("(\w+)"\)', alloy))
+    assert used - AGENT_ONLY <= set(service["environment"])
+    assert used <= set(agent["environment"])
+    for definition in (service, agent):
+        assert "./promtail/alloy:/etc/alloy:ro" in definition["volumes"]

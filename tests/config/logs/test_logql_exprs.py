@@ -19,7 +19,7 @@ from tests.support.logql import check_logql
 
 # Labels a stream can have: promtail's (tests/config/logs/test_promtail.py) plus service_name,
 # which Loki derives from `service` on ingest.
-STREAM_LABELS = {"container", "service", "env", "job", "level", "service_name"}
+STREAM_LABELS = {"container", "service", "env", "job", "level", "host", "service_name"}
 
 _FENCE = re.compile(r"```logql\n(.*?)```", re.DOTALL)
 _SELECTOR = re.compile(r'\{((?:\s*\w+\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*,?)+)\}')

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.config.logs.conftest import (
+    AGENT_ONLY,
     PROMTAIL_YML,
     check_with_real_binary,
     env_references,
@@ -21,8 +22,9 @@ from tests.config.logs.conftest import (
 from tests.config.logs.keys import PROMTAIL, stage_errors, unknown_keys
 from tests.config.logs.relabel import discovered, relabel
 
-# The labels every stream may carry (DESIGN §5 plus the bot selector `job`): nothing per id.
-STREAM_LABELS = {"container", "service", "env", "job", "level"}
+# The labels every stream may carry (DESIGN §5 plus the bot selector `job`, and `host` from a bot
+# host's shipper, DESIGN §8b): nothing per id.
+STREAM_LABELS = {"container", "service", "env", "job", "level", "host"}
 STRUCTURED_METADATA = {"correlation_id", "command", "exc_type", "trace_id"}
 
 
@@ -81,10 +83,12 @@ class TestEnvironment:
             expand_env('firstline: "^\\d"', {})
 
     def test_compose_provides_every_variable(self, compose_service):
-        """Each environment reference in promtail.yml is set in the promtail service."""
+        """Each environment reference in promtail.yml is set in the promtail service, except the
+        bot-host ones the central stack leaves at their defaults."""
         promtail = compose_service("promtail")
         assert "-config.expand-env=true" in promtail["command"]
-        assert env_references(PROMTAIL_YML.read_text()) <= set(promtail["environment"])
+        used = env_references(PROMTAIL_YML.read_text()) - AGENT_ONLY
+        assert used <= set(promtail["environment"])
 
     def test_compose_project_variable_tracks_the_project_name(self, compose_service):
         """BOTWATCH_COMPOSE_PROJECT is compose's project name, so a second stack is not mixed in."""
