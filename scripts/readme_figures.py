@@ -1,5 +1,6 @@
 """The README's generated figures: the stack's memory and disk, from docs/results/memory.json,
-compose and .env.example.
+compose and .env.example; the bot-host agent's footprint, replay and gateway cost, from
+docs/results/agent-ingest.json (written by tests/bench/test_agent_ingest.py).
 
 `python3 scripts/readme_figures.py` rewrites each generated block of README.md; `--check` only
 says whether the README is up to date (tests/config/test_readme_figures.py runs it). The memory
@@ -27,7 +28,14 @@ BLOCK = re.compile(
     r".*?(\n<!-- end generated -->)",
     re.S,
 )
+AGENT_RESULTS = ROOT / "docs" / "results" / "agent-ingest.json"
+AGENT_BLOCK = re.compile(
+    r"(<!-- generated: agents \(scripts/readme_figures\.py\) -->\n)"
+    r".*?(\n<!-- end generated -->)",
+    re.S,
+)
 GIB = 1024**3
+MIB = 1024**2
 
 
 def mem_limits(*profiles: str) -> dict[str, int]:
@@ -79,6 +87,25 @@ def disk_text(results: dict, defaults: dict[str, str]) -> str:
     )
 
 
+def agents_text(results: dict) -> str:
+    """The Scaling section's figures from the agent benchmark, or that it has not run."""
+    if not results:
+        return "Agent figures: not measured yet (`make bench` measures them)."
+    return (
+        f"Measured by `make bench` ({results['machine']}, {results['measured_at']}; "
+        "[docs/results/agent-ingest.json](docs/results/agent-ingest.json)): an agent scraping "
+        f"{results['bots']} bots × {results['series_per_bot']:,} series every 10 s holds "
+        f"{results['agent_rss_bytes'] / MIB:.0f} MB resident (target ≤ 300 MB) and uses "
+        f"{results['agent_cpu_share']:.1%} of a core (≤ 10 %). After a "
+        f"{results['outage_seconds'] / 60:.0f}-minute central outage it had sent its whole backlog "
+        f"{results['replay_seconds']:.0f} s after the central Prometheus was back (target ≤ 60 s; "
+        f"AgentDown waits {results['agent_down_for_seconds'] / 60:.0f} min), with no scrape "
+        f"missing. While catching up, writing straight to Prometheus moved "
+        f"{results['gateway_overhead_ratio']:.2f}× the samples per second of the path through the "
+        f"gateway ({results['samples_per_second_gateway']:,.0f}/s; target ≤ 1.2×)."
+    )
+
+
 def env_defaults() -> dict[str, str]:
     pairs = re.findall(r"^([A-Z_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.M)
     return dict(pairs)
@@ -88,9 +115,11 @@ def render(readme: str) -> str:
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
     text = memory_text(results, mem_limits(), mem_limits("host"))
     text += "\n\n" + disk_text(results, env_defaults())
-    if not BLOCK.search(readme):
-        raise SystemExit("README.md has no generated memory and disk block")
-    return BLOCK.sub(lambda m: m.group(1) + text + m.group(2), readme)
+    if not BLOCK.search(readme) or not AGENT_BLOCK.search(readme):
+        raise SystemExit("README.md lacks a generated block (memory and disk, agents)")
+    readme = BLOCK.sub(lambda m: m.group(1) + text + m.group(2), readme)
+    agents = json.loads(AGENT_RESULTS.read_text(encoding="utf-8")) if AGENT_RESULTS.exists() else {}
+    return AGENT_BLOCK.sub(lambda m: m.group(1) + agents_text(agents) + m.group(2), readme)
 
 
 def main(argv: list[str] | None = None) -> int:

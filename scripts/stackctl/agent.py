@@ -2,7 +2,7 @@
 
 The agent is Prometheus in agent mode plus Grafana Alloy: both send to the central stack's ingest
 gateway (caddy/Caddyfile) with the same password. Its settings live in the host's own .env (the
-"Bot host agent" section of .env.example); a bot host needs only those.
+"This machine is a bot host" section of .env.example); a bot host needs only those.
 """
 
 from __future__ import annotations
@@ -50,7 +50,11 @@ def check_agent(env: Mapping[str, str]) -> list[Problem]:
     problems = []
     if not LABEL_VALUE_RE.match(agent_host(env)):
         problems.append(
-            Problem("AGENT_HOST", "must be a short name of letters, digits, '.', '_' or '-'")
+            Problem(
+                "AGENT_HOST",
+                "must name this host (letters, digits, '.', '_' or '-'), e.g. vps-1: the `host` "
+                "label that keeps its bots apart from other hosts' on the dashboards",
+            )
         )
     url = env.get("AGENT_INGEST_URL", "")
     if not is_url(url) or url.rstrip("/").endswith("/api/v1/write"):

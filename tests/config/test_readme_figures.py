@@ -46,3 +46,19 @@ def test_disk_figure_is_measured_or_says_not_measured_yet():
     assert readme_figures.disk_text(measured, defaults).startswith(
         "**Disk.** 2.00 GiB in the data volumes after 10 min of demo traffic"
     )
+
+
+def test_agent_figures_come_from_the_bench_results():
+    """The Scaling figures quote the agent benchmark's results file, or say it has not run."""
+    assert readme_figures.agents_text({}).startswith("Agent figures: not measured yet")
+    results = {
+        "machine": "2 cores", "measured_at": "2026-12-01", "bots": 10, "series_per_bot": 5000,
+        "agent_rss_bytes": 150 * 1024**2, "agent_cpu_share": 0.02, "outage_seconds": 120,
+        "replay_seconds": 12.4, "agent_down_for_seconds": 180, "gateway_overhead_ratio": 1.04,
+        "samples_per_second_gateway": 41000.0,
+    }  # fmt: skip
+    text = readme_figures.agents_text(results)
+    assert "10 bots × 5,000 series every 10 s holds 150 MB resident" in text
+    assert "2.0% of a core" in text and "2-minute central outage" in text
+    assert "backlog 12 s after" in text and "AgentDown waits 3 min" in text
+    assert "1.04× the samples per second" in text and "(41,000/s; target ≤ 1.2×)" in text

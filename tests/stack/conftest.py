@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,30 +65,38 @@ def docker_client():
     return docker_engine_or_skip()
 
 
-@pytest.fixture(scope="session")
-def compose_stack(docker_client, tmp_path_factory, free_port) -> Iterator[Stack]:
-    """The whole stack from a copy of this checkout, on free ports, under a throw-away project.
-
-    Brought up with the same `make up` code path a user runs; torn down with its volumes.
-    """
-    root = tmp_path_factory.mktemp("stack") / "botwatch"
+def copy_checkout(root: Path) -> Path:
+    """This checkout's tracked and untracked (not ignored) files, copied to root."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
     for name in files:
         if (REPO / name).is_file():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, root / name)
+    return root
+
+
+@contextmanager
+def stack_from_checkout(
+    root: Path, free_port, extra_env: str = "", profiles: str = PROFILES
+) -> Iterator[Stack]:
+    """The whole stack from a copy of this checkout in root, on free ports, under a throw-away
+    project, with `profiles` and extra_env appended to .env.example's settings.
+
+    Brought up with the same `make up` code path a user runs; torn down with its volumes.
+    """
+    copy_checkout(root)
     ports = {service: free_port() for service in PORT_KEYS}
     env = (REPO / ".env.example").read_text()
     for service, key in PORT_KEYS.items():
         env = env.replace(f"\n{key}=", f"\n{key}={ports[service]}\n# was: ")
     password = uuid.uuid4().hex
     env = env.replace("GRAFANA_ADMIN_PASSWORD=", f"GRAFANA_ADMIN_PASSWORD={password}")
-    env = env.replace("\nCOMPOSE_PROFILES=", f"\nCOMPOSE_PROFILES={PROFILES}")
+    env = env.replace("\nCOMPOSE_PROFILES=", f"\nCOMPOSE_PROFILES={profiles}")
     # A gossip /29 of its own, so that two test stacks on one Docker host do not collide.
     gossip = f"10.253.{uuid.uuid4().int % 200 + 20}"
     env = env.replace("\nALERTMANAGER_GOSSIP_NET=", f"\nALERTMANAGER_GOSSIP_NET={gossip}\n# was: ")
-    (root / ".env").write_text(env)
+    (root / ".env").write_text(env + extra_env)
     project = f"botwatch-test-{uuid.uuid4().hex[:8]}"
     environment = {
         **os.environ,
@@ -102,3 +111,10 @@ def compose_stack(docker_client, tmp_path_factory, free_port) -> Iterator[Stack]
         yield stack
     finally:
         stack.compose("down", "--volumes", "--remove-orphans")
+
+
+@pytest.fixture(scope="session")
+def compose_stack(docker_client, tmp_path_factory, free_port) -> Iterator[Stack]:
+    """The whole stack from a copy of this checkout, on free ports, under a throw-away project."""
+    with stack_from_checkout(tmp_path_factory.mktemp("stack") / "botwatch", free_port) as stack:
+        yield stack

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -188,26 +189,54 @@ class Agent(Process):
         )
 
 
-class IngestPath:
-    """Demo bot, central Prometheus, gateway and one agent, started in dependency order."""
+class SyntheticBots(Process):
+    """Bots with many series (tests/support/synthetic_exporter.py), one port each."""
 
-    def __init__(self, tool: Callable[[str], str], workdir: Path, *, fast: bool = True):
+    def __init__(self, workdir: Path, count: int, series: int):
+        self.ports = [free_port() for _ in range(count)]
+        args = [sys.executable, "-m", "tests.support.synthetic_exporter",
+                f"--series={series}", *map(str, self.ports)]  # fmt: skip
+        super().__init__("synthetic-bots", args, workdir / "synthetic-bots.log")
+
+    @property
+    def agent_bots(self) -> str:
+        """The AGENT_BOTS setting naming every one of them."""
+        return ",".join(f"bot{i}=127.0.0.1:{port}" for i, port in enumerate(self.ports))
+
+    def start(self) -> None:
+        super().start()
+        for port in self.ports:
+            wait_http(f"http://127.0.0.1:{port}/metrics", 30, process=self.process)
+
+
+class IngestPath:
+    """Bots, central Prometheus, gateway and one agent, started in dependency order.
+
+    Without `bots`, the demo bot; with them (a SyntheticBots), those."""
+
+    def __init__(
+        self,
+        tool: Callable[[str], str],
+        workdir: Path,
+        *,
+        fast: bool = True,
+        bots: SyntheticBots | None = None,
+    ):
         self.tool, self.workdir, self.fast = tool, workdir, fast
-        self.bot = DemoBot(workdir)
+        self.bot = bots or DemoBot(workdir)
+        self.agent_bots = bots.agent_bots if bots else f"bot={self.bot.target}"
         self.central = CentralPrometheus(tool, workdir, fast=fast)
         # Loki does not run natively: the push path is forwarded to a closed port here and tested
         # for real under Docker (tests/stack).
-        self.gateway = Gateway(
-            tool, workdir, f"127.0.0.1:{self.central.port}", f"127.0.0.1:{free_port()}"
-        )
+        loki = f"127.0.0.1:{free_port()}"
+        self.gateway = Gateway(tool, workdir, f"127.0.0.1:{self.central.port}", loki)
         self.agent = self.new_agent()
         self.processes: list[Process] = [self.bot, self.central, self.gateway, self.agent]
 
-    def new_agent(self, **kwargs) -> Agent:
-        return Agent(
-            self.tool, self.workdir, self.gateway.url, f"bot={self.bot.target}", fast=self.fast,
-            **kwargs,
-        )  # fmt: skip
+    def new_agent(self, *, direct: bool = False, **kwargs) -> Agent:
+        """Another agent of the same bots: through the gateway, or `direct` to the receiver."""
+        url = self.central.url if direct else self.gateway.url
+        return Agent(self.tool, self.workdir, url, self.agent_bots, fast=self.fast, **kwargs)
 
     def start(self) -> IngestPath:
         for process in self.processes:
