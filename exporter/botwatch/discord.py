@@ -29,7 +29,14 @@ from .context import COMMAND, ERROR, FINISHED, ID, current, next_id
 from .errors import ErrorReporter
 from .health import Health
 from .loop import stop_task
-from .metrics import COMMAND_STATUSES, Metrics, command_cells, record
+from .metrics import (
+    COMMAND_STATUSES,
+    EXEMPLAR_INTERVAL,
+    Metrics,
+    command_cells,
+    exemplar,
+    record,
+)
 from .tasks import TaskMonitor
 
 # Failures that are the user's doing: Discord shows them an error, the bot is fine.
@@ -333,7 +340,8 @@ class DiscordInstrumentation:
             raised = exc
             raise
         finally:
-            duration = perf_counter() - started
+            finished = perf_counter()
+            duration = finished - started
             error = scope[ERROR] or raised
             # interaction_check() returning False fails a command without an error.
             if error is None and not arg.command_failed:
@@ -342,11 +350,13 @@ class DiscordInstrumentation:
                     # record_command, inlined for the common case.
                     cells = self._succeeded.get(name)
                     if cells is None:
-                        self.record_command(name, status, duration)
-                    else:
-                        cells[0].inc(1)
-                        cells[1].inc(duration)
-                        cells[2][bisect_left(cells[3], duration)].inc(1)
+                        cells = self._bind_command(name, status)
+                    cells[0].inc(1)
+                    cells[1].inc(duration)
+                    bucket = bisect_left(cells[3], duration)
+                    cells[2][bucket].inc(1)
+                    if finished - cells[4][bucket] >= EXEMPLAR_INTERVAL:
+                        self._exemplify(cells, bucket, duration, finished, scope, sentry)
                 except Exception as exc:
                     self._errors.report("commands", exc)
             else:
@@ -357,6 +367,16 @@ class DiscordInstrumentation:
                 scope[ERROR] = FINISHED
             else:
                 current.reset(token)
+
+    @staticmethod
+    def _exemplify(
+        cells: tuple, bucket: int, duration: float, now: float, scope: list, sentry: Any
+    ) -> None:
+        """Give the command's bucket an exemplar: its correlation id, its trace id if sampled."""
+        cells[4][bucket] = now
+        transaction = None if sentry is None else sentry[1]
+        trace_id = transaction.trace_id if transaction is not None and transaction.sampled else None
+        cells[2][bucket].set_exemplar(exemplar(context.correlation_id(scope), trace_id, duration))
 
     def _finish_failed(self, name: str, error: BaseException | None, duration: float) -> str:
         """Classify and record a command that did not succeed; its status."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import time
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from prometheus_client import (
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.samples import Exemplar
 
 from .cardinality import Family, overflow_counter
 
@@ -36,8 +38,32 @@ COMPONENTS = ("commands", "gateway", "http", "server", "logging", "sentry", "tas
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
-def command_cells(counter_child: Any, histogram_child: Any) -> tuple[Any, Any, list, list]:
-    """The value cells one finished command is written to: ``(count, sum, buckets, bounds)``.
+# Prometheus keeps a bucket's newest exemplar per scrape (every 10 s here): one per bucket
+# a second is all a panel can show, and costs the hot path one comparison per command.
+EXEMPLAR_INTERVAL = 1.0
+
+
+def exemplar_labels(correlation_id: str, trace_id: str | None) -> dict[str, str]:
+    """A duration's exemplar labels: its correlation id, and its trace id when it was traced.
+
+    At most 14+16+8+32 = 70 characters, within prometheus-client's 128.
+    """
+    labels = {"correlation_id": correlation_id}
+    if trace_id:
+        labels["trace_id"] = trace_id
+    return labels
+
+
+def exemplar(correlation_id: str, trace_id: str | None, value: float) -> Exemplar:
+    """The exemplar of a duration observed now (see :func:`exemplar_labels`)."""
+    return Exemplar(exemplar_labels(correlation_id, trace_id), value, time.time())
+
+
+def command_cells(counter_child: Any, histogram_child: Any) -> tuple[Any, Any, list, list, list]:
+    """The value cells one finished command is written to.
+
+    ``(count, sum, buckets, bounds, marked)``; ``marked[i]``: when bucket ``i`` last got
+    an exemplar (``perf_counter()``).
 
     The hot path writes these directly (:func:`record`): the same cells, locks and bucket
     choice as ``counter.inc()`` and ``histogram.observe()``, without those methods' checks
@@ -45,17 +71,19 @@ def command_cells(counter_child: Any, histogram_child: Any) -> tuple[Any, Any, l
     buckets. prometheus-client is pinned; a test compares the exposition with the public
     methods' (tests/unit/exporter/test_metrics.py).
     """
+    buckets = histogram_child._buckets
     return (
         counter_child._value,
         histogram_child._sum,
-        histogram_child._buckets,
+        buckets,
         histogram_child._upper_bounds,
+        [-EXEMPLAR_INTERVAL] * len(buckets),
     )
 
 
-def record(cells: tuple[Any, Any, list, list], duration: float) -> None:
+def record(cells: tuple, duration: float) -> None:
     """Count one command and observe its duration (see :func:`command_cells`)."""
-    count, total, buckets, bounds = cells
+    count, total, buckets, bounds, _ = cells
     count.inc(1)
     total.inc(duration)
     # observe() takes the first bucket whose bound is >= the amount; so does bisect_left.

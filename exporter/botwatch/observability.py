@@ -72,7 +72,10 @@ class Observability:
         if self.sentry is not None and self.log_handler is not None:
             self.log_handler.before_emit = self.sentry.capture_log
         self.operations = Operations(
-            self.metrics, self.errors, self.sentry.span if self.sentry else None
+            self.metrics,
+            self.errors,
+            self.sentry.span if self.sentry else None,
+            self.sentry.sampled_trace_id if self.sentry else None,
         )
         self._discord: Any = None
         self._chatops: Any = None

@@ -77,6 +77,12 @@ class SentryBridge:
         span = sentry_sdk.get_current_span()
         return None if span is None else span.trace_id
 
+    @staticmethod
+    def sampled_trace_id() -> str | None:
+        """The trace id of the current span if Sentry keeps it (sampled), else None."""
+        span = sentry_sdk.get_current_span()
+        return span.trace_id if span is not None and span.sampled else None
+
     @contextlib.contextmanager
     def command(self, name: str, correlation_id: str) -> Iterator[Any]:
         """An isolated scope tagged with the command, in a ``discord.command`` transaction."""

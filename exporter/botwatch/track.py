@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from . import context
 from .errors import ErrorReporter
-from .metrics import OPERATION_STATUSES, Metrics
+from .metrics import EXEMPLAR_INTERVAL, OPERATION_STATUSES, Metrics, exemplar_labels
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,16 +19,33 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Operations:
     """Records ``operations_total{operation,status}`` and ``operation_duration_seconds``."""
 
-    def __init__(self, metrics: Metrics, errors: ErrorReporter, span_factory=None) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        errors: ErrorReporter,
+        span_factory: Callable[[str], Any] | None = None,
+        trace_id: Callable[[], str | None] | None = None,
+    ) -> None:
         self._metrics = metrics
         self.errors = errors
-        self.span_factory: Callable[[str], Any] | None = span_factory
+        self.span_factory = span_factory
+        self._trace_id = trace_id
+        # Histogram child -> when it last got an exemplar (children are capped, so is this).
+        self._marked: dict[Any, float] = {}
 
     def record(self, name: str, ok: bool, duration: float) -> None:
-        """Count one finished operation (never raises)."""
+        """Count one finished operation (never raises); inside a scope, with an exemplar."""
         try:
             self._metrics.operations.labels(name, OPERATION_STATUSES[0 if ok else 1]).inc()
-            self._metrics.operation_duration.labels(name).observe(duration)
+            child = self._metrics.operation_duration.labels(name)
+            now = time.perf_counter()
+            correlation_id, _ = context.current_ids()
+            if correlation_id is None or now - self._marked.get(child, -1e9) < EXEMPLAR_INTERVAL:
+                child.observe(duration)
+                return
+            self._marked[child] = now
+            trace_id = None if self._trace_id is None else self._trace_id()
+            child.observe(duration, exemplar_labels(correlation_id, trace_id))
         except Exception as exc:
             self.errors.report("commands", exc)
 

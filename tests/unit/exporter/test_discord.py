@@ -19,7 +19,7 @@ from botwatch.discord import classify
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from tests.unit.exporter.bots import make_bot
+from tests.unit.exporter.bots import exemplars, make_bot
 
 log = logging.getLogger("probe")
 
@@ -156,6 +156,14 @@ class TestPrefixCommands:
         assert ours["command"] == library["command"] == "ok"
         assert ours["correlation_id"] == library["correlation_id"]
         assert len(ours["correlation_id"]) == 16
+
+    async def test_the_duration_exemplar_carries_the_correlation_id(self, dbot, logs, registry):
+        """The command's duration bucket gets an exemplar with the id its log lines carry."""
+        await dpytest.message("!ok")
+        cid = logs.find("inside ok")["correlation_id"]
+        assert exemplars(registry, "command_duration_seconds", command="ok") == [
+            {"correlation_id": cid}
+        ]
 
     async def test_each_command_gets_a_new_correlation_id(self, dbot, logs):
         """Two invocations of the same command log two different correlation ids."""

@@ -20,6 +20,7 @@ from botwatch import logging as bw_logging
 from discord.ext import commands
 
 from tests.support.fake_secrets import PLANTED, USER_TEXT
+from tests.unit.exporter.bots import exemplars
 
 
 class Envelopes:
@@ -178,6 +179,22 @@ class TestTransactions:
         ]
         assert transaction["tags"]["command"] == "lookup"
         assert logs.find("looked up")["trace_id"] == trace["trace_id"]
+
+    async def test_the_duration_exemplar_names_the_transaction_and_the_log_lines(
+        self, sentry_obs, logs, envelopes, dpytest_bot, registry
+    ):
+        """The command's and its tracked operation's duration buckets carry the trace id Sentry
+        got and the correlation id of the command's log lines."""
+        await dpytest_bot(Traced(sentry_obs), sentry_obs)
+        await dpytest.message("!lookup")
+        await _flush()
+        (transaction,) = [t for t in envelopes.of("transaction") if t["transaction"] == "lookup"]
+        expected = {
+            "correlation_id": logs.find("looked up")["correlation_id"],
+            "trace_id": transaction["contexts"]["trace"]["trace_id"],
+        }
+        assert exemplars(registry, "command_duration_seconds", command="lookup") == [expected]
+        assert exemplars(registry, "operation_duration_seconds", operation="db.query") == [expected]
 
     async def test_scrapes_are_never_traced(self, sentry_obs, envelopes):
         """Even at sample rate 1.0, GET /metrics and /health/* create no transaction."""
