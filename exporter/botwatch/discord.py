@@ -349,14 +349,19 @@ class DiscordInstrumentation:
                 try:
                     # record_command, inlined for the common case.
                     cells = self._succeeded.get(name)
-                    if cells is None:
-                        cells = self._bind_command(name, status)
-                    cells[0].inc(1)
-                    cells[1].inc(duration)
-                    bucket = bisect_left(cells[3], duration)
-                    cells[2][bucket].inc(1)
-                    if finished - cells[4][bucket] >= EXEMPLAR_INTERVAL:
-                        self._exemplify(cells, bucket, duration, finished, scope, sentry)
+                    if cells is None:  # a name first seen, or past the cap: the general path
+                        self.record_command(name, status, duration)
+                        cells = self._succeeded.get(name)  # cached now unless past the cap
+                        if cells is not None:
+                            bucket = bisect_left(cells[3], duration)
+                            self._exemplify(cells, bucket, duration, finished, scope, sentry)
+                    else:
+                        cells[0].inc(1)
+                        cells[1].inc(duration)
+                        bucket = bisect_left(cells[3], duration)
+                        cells[2][bucket].inc(1)
+                        if finished - cells[4][bucket] >= EXEMPLAR_INTERVAL:
+                            self._exemplify(cells, bucket, duration, finished, scope, sentry)
                 except Exception as exc:
                     self._errors.report("commands", exc)
             else:
