@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from stackctl.testalert import main
 
 from tests.support.fake_secrets import CHANNEL_SETTINGS
+from tests.support.native_stack import Alertmanager, write_alertmanager_config
+
+# What a new user has most often: one channel, rendered into a config that only knows that one.
+ONE_CHANNEL = {
+    "discord": {"DISCORD_WEBHOOK_URL": CHANNEL_SETTINGS["DISCORD_WEBHOOK_URL"]},
+    "telegram": {key: CHANNEL_SETTINGS[key] for key in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID")},
+}
 
 
 def _is_test(message) -> bool:
@@ -46,3 +54,29 @@ def test_a_stack_that_is_down_is_reported(capsys, free_port):
     """An Alertmanager that does not answer gives a clear message, not a traceback."""
     assert main(["--url", f"http://127.0.0.1:{free_port()}"], CHANNEL_SETTINGS) == 1
     assert "Is the stack up?" in capsys.readouterr().out
+
+
+@pytest.fixture(params=sorted(ONE_CHANNEL))
+def one_channel(request, tool, chat_fakes, tmp_path):
+    """(channel name, its settings, an Alertmanager whose config has only that channel)."""
+    channel = request.param
+    settings = ONE_CHANNEL[channel]
+    config = write_alertmanager_config(tmp_path / "am", chat_fakes, fast=True, channels=settings)
+    manager = Alertmanager(tool, tmp_path, config)
+    manager.start()
+    yield channel, settings, manager
+    manager.stop()
+
+
+def test_reports_delivery_with_one_channel_configured(one_channel, chat_fakes, capsys):
+    """With only Discord (or only Telegram) set, the test alert reaches that channel alone."""
+    channel, settings, manager = one_channel
+    start = time.monotonic()
+    assert main(["--url", manager.url, "--timeout", "30"], settings) == 0
+    out = capsys.readouterr().out
+    other = "telegram" if channel == "discord" else "discord"
+    assert f"✓ {channel:<9} delivered" in out
+    assert other not in out
+    fake, unused = getattr(chat_fakes, channel), getattr(chat_fakes, other)
+    fake.wait_for(lambda m: _is_test(m) and "RESOLVED" in m.title, 30, after=start)
+    assert not [m for m in unused.messages if m.at >= start and _is_test(m)]

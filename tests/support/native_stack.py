@@ -254,11 +254,13 @@ class Prometheus(Process):
             return json.load(response)["data"]["result"]
 
 
-def alerting_env(fakes: ChatFakes) -> dict[str, str]:
-    """Settings for the renderer: both channels configured, links with known bases."""
+def alerting_env(
+    fakes: ChatFakes, channels: Mapping[str, str] = CHANNEL_SETTINGS
+) -> dict[str, str]:
+    """Settings for the renderer: both channels configured (or `channels`), known link bases."""
     return {
         # Only "is it set" matters to the renderer; Alertmanager reads the URL from the secret file.
-        **CHANNEL_SETTINGS,
+        **channels,
         "TELEGRAM_WARNINGS": "true",
         "TELEGRAM_API_URL": fakes.telegram.api_url,
         "GRAFANA_URL": GRAFANA_URL,
@@ -274,14 +276,16 @@ def _shorten_routes(route: dict[str, Any]) -> None:
         _shorten_routes(child)
 
 
-def write_alertmanager_config(folder: Path, fakes: ChatFakes, *, fast: bool) -> Path:
+def write_alertmanager_config(
+    folder: Path, fakes: ChatFakes, *, fast: bool, channels: Mapping[str, str] = CHANNEL_SETTINGS
+) -> Path:
     secrets = folder / "secrets"
     secrets.mkdir(parents=True, exist_ok=True)
     (secrets / "discord_webhook_url").write_text(fakes.discord.webhook_url + "\n")
     (secrets / "telegram_bot_token").write_text(TELEGRAM_BOT_TOKEN + "\n")
     (secrets / "telegram_chat_id").write_text(f"{TELEGRAM_CHAT_ID}\n")
     templates = str(REPO / "alertmanager" / "templates")
-    render(alerting_env(fakes), folder, templates_dir=templates, secrets_dir=str(secrets))
+    render(alerting_env(fakes, channels), folder, templates_dir=templates, secrets_dir=str(secrets))
     config = folder / "alertmanager.yml"
     if fast:
         data = yaml.safe_load(config.read_text())
