@@ -58,6 +58,8 @@ def classify(error: BaseException) -> tuple[str, str | None]:
     """``(status, error_type)`` of a command failure, from discord.py's exception types."""
     if isinstance(error, commands.HybridCommandError):
         error = error.original
+    if isinstance(error, asyncio.CancelledError):  # e.g. at shutdown: nobody's fault
+        return "cancelled", None
     if isinstance(error, USER_ERRORS):
         return "user_error", None
     if isinstance(error, _WRAPPERS):
@@ -365,7 +367,7 @@ class DiscordInstrumentation:
                 except Exception as exc:
                     self._errors.report("commands", exc)
             else:
-                status = self._finish_failed(name, error, duration)
+                status = self._finish_failed(name, error, duration, arg)
             if sentry is not None:
                 self._exit_sentry(sentry, status)
             if token is None:
@@ -383,13 +385,19 @@ class DiscordInstrumentation:
         trace_id = transaction.trace_id if transaction is not None and transaction.sampled else None
         cells[2][bucket].set_exemplar(exemplar(context.correlation_id(scope), trace_id, duration))
 
-    def _finish_failed(self, name: str, error: BaseException | None, duration: float) -> str:
+    def _finish_failed(
+        self, name: str, error: BaseException | None, duration: float, arg: Any
+    ) -> str:
         """Classify and record a command that did not succeed; its status."""
         try:
-            if error is None:
-                status, error_type = "user_error", None
-            else:
+            if error is not None:
                 status, error_type = classify(error)
+            elif isinstance(arg, commands.Context):
+                # ext.commands swallows a cancelled command's CancelledError, leaving only
+                # ctx.command_failed set (discord/ext/commands/core.py, hooked_wrapped_callback).
+                status, error_type = "cancelled", None
+            else:  # interaction_check() returned False: refused, the user's side
+                status, error_type = "user_error", None
             self.record_command(name, status, duration, error_type)
             return status
         except Exception as exc:

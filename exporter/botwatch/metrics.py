@@ -32,7 +32,7 @@ LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 # Background loops: from quick cache refreshes to minute-long syncs.
 TASK_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
-COMMAND_STATUSES = ("success", "user_error", "error")
+COMMAND_STATUSES = ("success", "user_error", "error", "cancelled")
 OPERATION_STATUSES = ("success", "error")
 COMPONENTS = ("commands", "gateway", "http", "server", "logging", "sentry", "tasks", "loop_lag")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")

@@ -7,6 +7,7 @@ parsers and HTTP client against a local fake of Discord's API).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -38,6 +39,10 @@ class Probe(commands.Cog):
         raise ValueError("bug in the bot")
 
     @commands.command()
+    async def stop(self, ctx: commands.Context) -> None:
+        raise asyncio.CancelledError  # what an awaited call raises when the bot shuts down
+
+    @commands.command()
     async def number(self, ctx: commands.Context, n: int) -> None:
         await ctx.send(str(n))
 
@@ -61,6 +66,8 @@ class Probe(commands.Cog):
     async def slash(self, interaction: discord.Interaction, fail: str = "no") -> None:
         if fail == "yes":
             raise ZeroDivisionError("slash bug")
+        if fail == "cancel":
+            raise asyncio.CancelledError
         await interaction.response.send_message("slash ok")
 
     @app_commands.command()
@@ -110,6 +117,12 @@ class TestPrefixCommands:
             await dpytest.message("!boom")
         assert value("bot_commands_total", command="boom", status="error") == 1
         assert value("bot_command_errors_total", command="boom", error_type="ValueError") == 1
+
+    async def test_a_cancelled_command_is_cancelled_not_a_users_mistake(self, dbot, value):
+        """A prefix command cancelled mid-way (discord.py swallows it) counts as `cancelled`."""
+        await dpytest.message("!stop")
+        assert value("bot_commands_total", command="stop", status="cancelled") == 1
+        assert value("bot_commands_total", command="stop", status="user_error") == 0
 
     @pytest.mark.parametrize(
         ("content", "exception", "command"),
@@ -263,6 +276,14 @@ class TestSlashCommands:
             )
         )
 
+    async def test_a_cancelled_slash_command_is_cancelled_not_an_error(
+        self, offline, value, eventually
+    ):
+        """A slash command whose task is cancelled counts as `cancelled`, burning no budget."""
+        offline.slash("slash", fail="cancel")
+        await eventually(lambda: value("bot_commands_total", command="slash", status="cancelled"))
+        assert value("bot_commands_total", command="slash", status="error") == 0
+
     async def test_an_app_check_failure_is_a_user_error(self, offline, value, eventually):
         """/guarded without administrator counts as `user_error`."""
         offline.slash("guarded")
@@ -302,6 +323,7 @@ class TestClassification:
             (commands.DisabledCommand("off"), ("user_error", None)),
             (app_commands.CheckFailure("no"), ("user_error", None)),
             (commands.CommandInvokeError(OSError("disk")), ("error", "OSError")),
+            (asyncio.CancelledError(), ("cancelled", None)),
             (commands.ConversionError(None, ValueError("conv")), ("error", "ConversionError")),
             (RuntimeError("raw"), ("error", "RuntimeError")),
         ],
