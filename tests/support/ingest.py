@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 from stackctl.agent import render_agent
 
-from tests.support.native_stack import REPO, DemoBot, Process, _rule_file
+from tests.support.native_stack import REPO, DemoBot, Process, ProcessGroup, _rule_file
 from tests.support.net import free_port, wait_http
 
 HOST = "vps-test"
@@ -209,7 +209,7 @@ class SyntheticBots(Process):
             wait_http(f"http://127.0.0.1:{port}/metrics", 30, process=self.process)
 
 
-class IngestPath:
+class IngestPath(ProcessGroup):
     """Bots, central Prometheus, gateway and one agent, started in dependency order.
 
     Without `bots`, the demo bot; with them (a SyntheticBots), those."""
@@ -237,15 +237,3 @@ class IngestPath:
         """Another agent of the same bots: through the gateway, or `direct` to the receiver."""
         url = self.central.url if direct else self.gateway.url
         return Agent(self.tool, self.workdir, url, self.agent_bots, fast=self.fast, **kwargs)
-
-    def start(self) -> IngestPath:
-        for process in self.processes:
-            process.start()
-        return self
-
-    def close(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes)

@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 from stackctl.alerting import render
@@ -355,7 +355,26 @@ def _rule_file(source: Path, *, fast: bool) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-class NativeStack:
+class ProcessGroup:
+    """Processes started in order (`processes`), stopped in reverse."""
+
+    processes: list[Process]
+
+    def start(self) -> Self:
+        for process in self.processes:
+            process.start()
+        return self
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def logs(self) -> str:
+        """The last lines of every process log, for assertion messages."""
+        return "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes)
+
+
+class NativeStack(ProcessGroup):
     """Bot, Alertmanager (with the chat fakes), optionally VictoriaMetrics (`longterm`), and
     Prometheus, started in dependency order."""
 
@@ -387,16 +406,3 @@ class NativeStack:
         """In start order."""
         optional = [self.victoriametrics] if self.victoriametrics else []
         return [self.bot, self.alertmanager, *optional, self.prometheus]
-
-    def start(self) -> NativeStack:
-        for process in self.processes:
-            process.start()
-        return self
-
-    def close(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
-
-    def logs(self) -> str:
-        """The last lines of every process log, for assertion messages."""
-        return "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes)
