@@ -233,6 +233,7 @@ class Prometheus(Process):
             f"--config.file={self.config}",
             f"--storage.tsdb.path={folder / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
+            *compose_feature_flags("prometheus"),
         ]
         if fast:
             # Firing alerts are re-sent every minute by default; an alert that fired before the
@@ -252,6 +253,13 @@ class Prometheus(Process):
         url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
         with urllib.request.urlopen(url, timeout=10) as response:
             return json.load(response)["data"]["result"]
+
+
+def compose_feature_flags(service: str) -> list[str]:
+    """The service's --enable-feature flags in compose.yaml, so the local run behaves the same."""
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    command = compose["services"][service]["command"]
+    return [arg for arg in command if arg.startswith("--enable-feature=")]
 
 
 def alerting_env(

@@ -325,6 +325,67 @@ def test_overview_links_to_logs_with_the_same_time_range():
     assert any(u.startswith("/d/botwatch-logs?${__url_time_range}") for u in panel_links)
 
 
+# Histograms whose buckets carry exemplars: one recent command's ids per bucket (the exporter).
+EXEMPLAR_HISTOGRAMS = re.compile(r"\bbot_(?:command|operation)_duration_seconds_bucket\b")
+# Panel types that draw exemplars as dots.
+EXEMPLAR_PANEL_TYPES = {"timeseries", "heatmap"}
+# Where a slow command is spotted, hence where its dot must be clickable.
+LATENCY_PANELS = {
+    ("overview.json", "Command latency"),
+    ("commands.json", "Latency heatmap"),
+    ("commands.json", "p95 latency by command"),
+}
+
+
+def prometheus_targets() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(dashboard, panel, target) of every Prometheus panel target."""
+    return [
+        (name, panel, target)
+        for name, dashboard in DASHBOARDS.items()
+        for panel in iter_panels(dashboard)
+        for target in panel.get("targets", [])
+        if datasource_type(panel, target) == "prometheus"
+    ]
+
+
+def exemplar_capable(panel: dict[str, Any], target: dict[str, Any]) -> bool:
+    """A range query on an exemplar-carrying histogram, in a panel that draws exemplars."""
+    return (
+        panel["type"] in EXEMPLAR_PANEL_TYPES
+        and not target.get("instant")
+        and EXEMPLAR_HISTOGRAMS.search(target["expr"]) is not None
+    )
+
+
+class TestExemplars:
+    def test_exemplar_capable_queries_show_them(self):
+        """Every range query on the command or operation latency buckets has exemplars on."""
+        off = [
+            f"{name} / {panel['title']} / {target['refId']}"
+            for name, panel, target in prometheus_targets()
+            if exemplar_capable(panel, target) and target.get("exemplar") is not True
+        ]
+        assert off == []
+
+    def test_exemplars_only_where_there_are_some(self):
+        """No exemplar query on recorded series or other metrics: it would only return nothing."""
+        wasted = [
+            f"{name} / {panel['title']} / {target['refId']}"
+            for name, panel, target in prometheus_targets()
+            if target.get("exemplar") and not exemplar_capable(panel, target)
+        ]
+        assert wasted == []
+
+    def test_latency_panels_show_exemplars(self):
+        """The latency panels of the overview and commands dashboards each show exemplars."""
+        showing = {
+            (name, panel["title"])
+            for name, panel, target in prometheus_targets()
+            if target.get("exemplar") and exemplar_capable(panel, target)
+        }
+        assert showing == LATENCY_PANELS
+
+
 PROMQL = [q for q in queries(expanded=False) if q.language == "promql"]
 LOGQL = [q for q in queries(expanded=False) if q.language == "logql"]
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,43 @@ class TestDerivedFields:
         assert grafana_interpolate(field["url"], {"SENTRY_EVENT_URL": url}) == url
 
 
+def exemplar_link(name: str) -> dict:
+    links = DATASOURCES["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+    return next(link for link in links if link["name"] == name)
+
+
+class TestExemplarLinks:
+    def test_one_link_per_exemplar_label(self):
+        """The latency dots link by the exemplar labels the exporter sets, each once."""
+        links = DATASOURCES["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+        assert sorted(link["name"] for link in links) == ["correlation_id", "sentry_trace_id"]
+
+    def test_correlation_id_opens_that_commands_logs_in_loki(self):
+        """The correlation id opens Explore on the Loki data source with the derived field's
+        query for that id, over the dashboard's time range."""
+        url = grafana_interpolate(exemplar_link("correlation_id")["url"], {})
+        # Grafana fills its placeholders in the URL text, so they must stay un-encoded in it.
+        for placeholder in ("${__value.raw}", "${__from}", "${__to}"):
+            assert placeholder in url
+        parts = urllib.parse.urlsplit(url)
+        assert parts.path == "/explore"
+        (pane,) = json.loads(urllib.parse.parse_qs(parts.query)["panes"][0]).values()
+        (query,) = pane["queries"]
+        assert pane["datasource"] == query["datasource"]["uid"] == "loki"
+        assert DATASOURCES["loki"]["type"] == query["datasource"]["type"] == "loki"
+        assert query["expr"] == grafana_interpolate(derived_field("correlation_id")["url"], {})
+        parse_logql(query["expr"].replace("${__value.raw}", "c0ffee-42"))
+        assert pane["range"] == {"from": "${__from}", "to": "${__to}"}
+
+    def test_sentry_trace_link_only_when_sentry_is_configured(self):
+        """A Sentry trace id links to SENTRY_TRACE_URL, and to nothing when it is unset."""
+        link = exemplar_link("sentry_trace_id")
+        assert "datasourceUid" not in link
+        assert grafana_interpolate(link["url"], {}) == ""
+        url = "https://sentry.io/organizations/me/performance/trace/${__value.raw}/"
+        assert grafana_interpolate(link["url"], {"SENTRY_TRACE_URL": url}) == url
+
+
 class TestDashboardProvider:
     def test_botwatch_folder_from_the_mounted_directory(self):
         """One file provider loads /var/lib/grafana/dashboards into the Botwatch folder."""
@@ -199,3 +237,8 @@ class TestComposeWiring:
         # `config` prints `$` escaped as `$$`; the container receives ${__value.raw}.
         url = grafana_service["environment"]["SENTRY_EVENT_URL"].replace("$$", "$")
         assert url == "https://sentry.io/organizations/me/issues/?query=${__value.raw}"
+
+    def test_sentry_trace_url_built_from_sentry_url(self, grafana_service):
+        """SENTRY_TRACE_URL is the organisation's trace view of the clicked exemplar's trace id."""
+        url = grafana_service["environment"]["SENTRY_TRACE_URL"].replace("$$", "$")
+        assert url == "https://sentry.io/organizations/me/performance/trace/${__value.raw}/"
