@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, Unpack
@@ -12,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from . import config
 from . import logging as bw_logging
+from . import otel as bw_otel
 from . import sentry as bw_sentry
 from .errors import ErrorReporter
 from .health import Health
@@ -38,6 +40,32 @@ def _discord_version() -> str:
 # How long close() waits for a scrape to carry the shutdown announcement: within Compose's stop
 # grace period (compose.yaml gives the bot 30s), above a 10s scrape interval's 1.5x.
 SHUTDOWN_ANNOUNCE_SECONDS = 20.0
+
+
+class _Statuses:
+    """The values two scopes yielded, taking ``set_status`` together."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, *values: Any) -> None:
+        self._values = values
+
+    def set_status(self, status: str) -> None:
+        for value in self._values:
+            value.set_status(status)
+
+
+def _together(first: Callable | None, second: Callable | None) -> Callable | None:
+    """One scope factory entering Sentry's and OpenTelemetry's scopes (either may be None)."""
+    if first is None or second is None:
+        return first or second
+
+    @contextlib.contextmanager
+    def both(*args: Any):
+        with first(*args) as one, second(*args) as two:
+            yield _Statuses(one, two)
+
+    return both
 
 
 class Observability:
@@ -71,11 +99,14 @@ class Observability:
         self.sentry = bw_sentry.init(settings)
         if self.sentry is not None and self.log_handler is not None:
             self.log_handler.before_emit = self.sentry.capture_log
+        self.tracing = bw_otel.init(settings)
         self.operations = Operations(
             self.metrics,
             self.errors,
-            self.sentry.span if self.sentry else None,
-            self.sentry.sampled_trace_id if self.sentry else None,
+            _together(
+                self.sentry.span if self.sentry else None,
+                self.tracing.span if self.tracing else None,
+            ),
         )
         self._discord: Any = None
         self._chatops: Any = None
@@ -130,7 +161,10 @@ class Observability:
                 self.errors,
                 self.health,
                 self.tasks,
-                self.sentry.command if self.sentry else None,
+                _together(
+                    self.sentry.command if self.sentry else None,
+                    self.tracing.command if self.tracing else None,
+                ),
             )
         self._discord.instrument(bot)
         if self._running:
@@ -260,6 +294,8 @@ class Observability:
             await self._chatops.close()
         if self.sentry is not None:
             await asyncio.to_thread(self.sentry.flush, 2.0)
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)
         if self.log_handler is not None:
             await asyncio.to_thread(self.log_handler.flush)
 

@@ -53,12 +53,13 @@ def grafana(compose_stack) -> Grafana:
 
 class TestProvisioning:
     def test_datasources_provisioned_with_fixed_uids(self, grafana):
-        """Grafana lists exactly the four provisioned data sources under their fixed uids."""
+        """Grafana lists exactly the five provisioned data sources under their fixed uids."""
         found = {ds["uid"]: ds["type"] for ds in grafana.get("/api/datasources")}
         assert found == {
             "prometheus": "prometheus",
             "victoriametrics": "prometheus",
             "loki": "loki",
+            "tempo": "tempo",
             "alertmanager": "alertmanager",
         }
 

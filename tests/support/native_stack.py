@@ -257,9 +257,7 @@ class Prometheus(Process):
 
 def compose_feature_flags(service: str) -> list[str]:
     """The service's --enable-feature flags in compose.yaml, so the local run behaves the same."""
-    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
-    command = compose["services"][service]["command"]
-    return [arg for arg in command if arg.startswith("--enable-feature=")]
+    return [arg for arg in compose_command(service) if arg.startswith("--enable-feature=")]
 
 
 def alerting_env(

@@ -65,7 +65,7 @@ def render_agent(tool, repo: Path, folder: Path, *profiles: str) -> dict:
 
 STACK_VARIANTS = [
     "example", "minimal", "host-profile", "alloy-profile", "longterm-profile", "ha-profile",
-    "ingest-profile",
+    "ingest-profile", "traces-profile",
 ]  # fmt: skip
 AGENT_VARIANTS = ["agent", "agent-demo-profile"]
 
@@ -139,6 +139,17 @@ class TestRendering:
         host = render(tool, repo, repo / ".env.example", "host")["services"]
         assert {"node-exporter", "cadvisor"}.isdisjoint(plain)
         assert {"node-exporter", "cadvisor"} <= set(host)
+
+    def test_traces_profile_adds_tempo_with_its_config(self, tool, repo):
+        """Only the `traces` profile brings Tempo, with tempo/ mounted where it reads its config."""
+        plain = render(tool, repo, repo / ".env.example")["services"]
+        tempo = render(tool, repo, repo / ".env.example", "traces")["services"]["tempo"]
+        assert "tempo" not in plain
+        mounts = {v["target"]: v["source"] for v in tempo["volumes"]}
+        assert mounts["/etc/tempo"] == str(repo / "tempo")
+        assert tempo["command"] == ["-config.file=/etc/tempo/tempo.yml"]
+        assert (repo / "tempo" / "tempo.yml").is_file()
+        assert "ports" not in tempo  # reached on the compose network only
 
 
 class TestPolicy:

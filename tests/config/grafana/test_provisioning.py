@@ -14,6 +14,7 @@ import yaml
 
 from tests.support.grafana_dashboards import DASHBOARD_DIR, DATASOURCE_FILE, REPO
 from tests.support.logql import parse_logql
+from tests.support.promql import check_promql
 
 # The provisioning folders Grafana reads at every start (pkg/services/provisioning/provisioning.go).
 GRAFANA_PROVISIONING_FOLDERS = ("datasources", "plugins", "alerting", "dashboards")
@@ -43,12 +44,13 @@ def derived_field(name: str) -> dict:
 
 class TestDatasources:
     def test_fixed_uids_and_types(self):
-        """Prometheus, VictoriaMetrics (profile longterm, Prometheus' API), Loki and Alertmanager,
-        under the fixed uids the dashboards use."""
+        """Prometheus, VictoriaMetrics (profile longterm, Prometheus' API), Loki, Tempo (profile
+        traces) and Alertmanager, under the fixed uids the dashboards and links use."""
         assert {uid: ds["type"] for uid, ds in DATASOURCES.items()} == {
             "prometheus": "prometheus",
             "victoriametrics": "prometheus",
             "loki": "loki",
+            "tempo": "tempo",
             "alertmanager": "alertmanager",
         }
         assert [uid for uid, ds in DATASOURCES.items() if ds.get("isDefault")] == ["prometheus"]
@@ -59,6 +61,7 @@ class TestDatasources:
             "prometheus": "http://prometheus:9090",
             "victoriametrics": "http://victoriametrics:8428",
             "loki": "http://loki:3100",
+            "tempo": "http://tempo:3200",
             "alertmanager": "http://alertmanager:9093",
         }
 
@@ -125,7 +128,17 @@ class TestExemplarLinks:
     def test_one_link_per_exemplar_label(self):
         """The latency dots link by the exemplar labels the exporter sets, each once."""
         links = DATASOURCES["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
-        assert sorted(link["name"] for link in links) == ["correlation_id", "sentry_trace_id"]
+        assert sorted(link["name"] for link in links) == [
+            "correlation_id",
+            "sentry_trace_id",
+            "trace_id",
+        ]
+
+    def test_trace_id_opens_the_trace_in_tempo(self):
+        """The OpenTelemetry trace id is an internal link to the Tempo data source."""
+        link = exemplar_link("trace_id")
+        assert DATASOURCES[link["datasourceUid"]]["type"] == "tempo"
+        assert "url" not in link  # Grafana queries the data source with the id itself
 
     def test_correlation_id_opens_that_commands_logs_in_loki(self):
         """The correlation id opens Explore on the Loki data source with the derived field's
@@ -151,6 +164,43 @@ class TestExemplarLinks:
         assert grafana_interpolate(link["url"], {}) == ""
         url = "https://sentry.io/organizations/me/performance/trace/${__value.raw}/"
         assert grafana_interpolate(link["url"], {"SENTRY_TRACE_URL": url}) == url
+
+
+class TestTempo:
+    JSON = DATASOURCES["tempo"]["jsonData"]
+
+    def test_url_is_tempos_query_port(self):
+        """The data source reads Tempo's HTTP port as tempo/tempo.yml sets it."""
+        config = yaml.safe_load((REPO / "tempo" / "tempo.yml").read_text())
+        port = config["server"]["http_listen_port"]
+        assert DATASOURCES["tempo"]["url"] == f"http://tempo:{port}"
+
+    def test_span_to_logs_by_trace_id_on_the_bots_stream(self):
+        """Span → logs filters by trace id in the Loki stream of the span's `service`."""
+        logs = self.JSON["tracesToLogsV2"]
+        assert DATASOURCES[logs["datasourceUid"]]["type"] == "loki"
+        assert logs["filterByTraceID"] is True
+        assert logs["tags"] == [{"key": "service.name", "value": "service"}]
+
+    def test_span_to_metrics_queries_are_valid_promql(self, tool):
+        """Span → metrics queries the bot's series of the span's service, in valid PromQL."""
+        metrics = self.JSON["tracesToMetrics"]
+        assert DATASOURCES[metrics["datasourceUid"]]["type"] == "prometheus"
+        assert metrics["tags"] == [{"key": "service.name", "value": "service"}]
+        exprs = []
+        for query in metrics["queries"]:
+            expr = grafana_interpolate(query["query"], {})
+            assert "$__tags" in expr, query  # survives env expansion, filled by Grafana
+            exprs.append(expr.replace("$__tags", 'service="bot"'))
+        check_promql(tool("promtool"), exprs)
+
+    def test_log_line_trace_id_opens_tempo(self):
+        """A log line's trace_id is a derived field linking into the Tempo data source."""
+        field = derived_field("trace_id")
+        line = json.dumps({"message": "x", "trace_id": "0af7651916cd43dd8448eb211c80319c"})
+        assert re.search(field["matcherRegex"], line).group(1) == "0af7651916cd43dd8448eb211c80319c"
+        assert DATASOURCES[field["datasourceUid"]]["type"] == "tempo"
+        assert grafana_interpolate(field["url"], {}) == "${__value.raw}"
 
 
 class TestDashboardProvider:

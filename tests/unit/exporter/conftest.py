@@ -26,9 +26,9 @@ def registry() -> CollectorRegistry:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch) -> None:
-    """No BOTWATCH_*, SENTRY_* or LOG_LEVEL from the machine leaks into a test."""
+    """No BOTWATCH_*, SENTRY_*, OTEL_* or LOG_LEVEL from the machine leaks into a test."""
     for name in list(os.environ):
-        if name.startswith(("BOTWATCH_", "SENTRY_")) or name == "LOG_LEVEL":
+        if name.startswith(("BOTWATCH_", "SENTRY_", "OTEL_")) or name == "LOG_LEVEL":
             monkeypatch.delenv(name)
 
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import logging
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import aiohttp
 import botwatch
@@ -21,35 +18,21 @@ from discord.ext import commands
 
 from tests.support.fake_secrets import PLANTED, USER_TEXT
 from tests.unit.exporter.bots import exemplars
+from tests.support.http_receiver import PostReceiver
 
 
-class Envelopes:
-    """A Sentry ingest stand-in: stores every event and transaction it receives.
-
-    A stdlib server in a thread, not aiohttp: Sentry's aiohttp integration would trace
-    an aiohttp receiver and send those transactions to it, without end.
-    """
+class Envelopes(PostReceiver):
+    """A Sentry ingest stand-in: stores every event and transaction it receives."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.items: list[tuple[str, dict]] = []
         self.bodies: list[bytes] = []
-        received = self
+        self.dsn = f"http://key@127.0.0.1:{self.port}/1"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                received.bodies.append(body)
-                received.parse(body)
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.dsn = f"http://key@127.0.0.1:{self.server.server_address[1]}/1"
+    def receive(self, path: str, body: bytes) -> None:
+        self.bodies.append(body)
+        self.parse(body)
 
     def parse(self, body: bytes) -> None:
         """Split an envelope into its items."""
@@ -78,11 +61,9 @@ class Envelopes:
 def envelopes():
     """A running receiver; ``envelopes.dsn`` points at it."""
     received = Envelopes()
-    thread = threading.Thread(target=received.server.serve_forever, daemon=True)
-    thread.start()
+    received.start()
     yield received
-    received.server.shutdown()
-    received.server.server_close()
+    received.stop()
 
 
 def _sentry_obs(registry, logs, dsn: str) -> botwatch.Observability:
