@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import botwatch
 import discord.ext.test as dpytest
 import pytest
+import sentry_sdk
 from discord.ext import commands
 from prometheus_client import CollectorRegistry
 
@@ -30,6 +31,19 @@ def _clean_env(monkeypatch) -> None:
     for name in list(os.environ):
         if name.startswith(("BOTWATCH_", "SENTRY_", "OTEL_")) or name == "LOG_LEVEL":
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _no_sentry_breadcrumbs_from_earlier_tests() -> None:
+    """Once a test has initialised Sentry, its logging integration stays installed and turns
+    every later test's log records into breadcrumbs; clear them so none reaches a later
+    test's envelopes (the scrubbing tests search those for planted secrets)."""
+    for scope in (
+        sentry_sdk.get_global_scope(),
+        sentry_sdk.get_isolation_scope(),
+        sentry_sdk.get_current_scope(),
+    ):
+        scope.clear_breadcrumbs()
 
 
 @pytest.fixture(autouse=True)
