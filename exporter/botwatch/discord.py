@@ -379,7 +379,8 @@ class DiscordInstrumentation:
     def _exemplify(
         cells: tuple, bucket: int, duration: float, now: float, scope: list, sentry: Any
     ) -> None:
-        """Give the command's bucket an exemplar: its correlation id, its trace id if sampled."""
+        """Give the command's bucket an exemplar: its correlation id, its trace id if sampled
+        (the command scope's: OpenTelemetry's span when on, else Sentry's transaction)."""
         cells[4][bucket] = now
         transaction = None if sentry is None else sentry[1]
         trace_id = transaction.trace_id if transaction is not None and transaction.sampled else None

@@ -38,7 +38,8 @@ LEVEL_NAMES = {getattr(logging, name.upper()): name for name in LOG_LEVELS}
 CONTEXT_FIELDS = ("correlation_id", "command", "trace_id", "sentry_event_id")
 _SKIP = frozenset(RESERVED_ATTRS) | set(CONTEXT_FIELDS) | {"message", "asctime"}
 
-# Set by botwatch.sentry while a Sentry client is active: returns the current trace id.
+# Set by botwatch.sentry while a Sentry client is active, and by botwatch.otel (which sets it
+# after Sentry, so its trace id wins): returns the current trace id.
 trace_id_source: Callable[[], str | None] | None = None
 
 

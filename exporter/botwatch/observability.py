@@ -43,16 +43,27 @@ SHUTDOWN_ANNOUNCE_SECONDS = 20.0
 
 
 class _Statuses:
-    """The values two scopes yielded, taking ``set_status`` together."""
+    """The values two command scopes yielded (Sentry's transaction, then OpenTelemetry's span),
+    taking ``set_status`` together. Their ``trace_id`` and ``sampled`` are the span's: with both
+    on, log lines and exemplars carry the OpenTelemetry trace id (otel.py)."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_last", "_values")
 
     def __init__(self, *values: Any) -> None:
         self._values = values
+        self._last = values[-1]
 
     def set_status(self, status: str) -> None:
         for value in self._values:
             value.set_status(status)
+
+    @property
+    def trace_id(self) -> str:
+        return self._last.trace_id
+
+    @property
+    def sampled(self) -> bool:
+        return self._last.sampled
 
 
 def _together(first: Callable | None, second: Callable | None) -> Callable | None:
@@ -107,6 +118,12 @@ class Observability:
                 self.sentry.span if self.sentry else None,
                 self.tracing.span if self.tracing else None,
             ),
+            # An operation's exemplar carries the trace id its log lines carry.
+            self.tracing.trace_id
+            if self.tracing
+            else self.sentry.sampled_trace_id
+            if self.sentry
+            else None,
         )
         self._discord: Any = None
         self._chatops: Any = None

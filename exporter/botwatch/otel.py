@@ -28,7 +28,8 @@ ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
 
 class _CommandSpan:
-    """The command's span, with the ``set_status(word)`` the command hook calls on Sentry's."""
+    """The command's span, with what the command hook reads of Sentry's transaction:
+    ``set_status(word)``, ``trace_id`` (32 hex digits) and ``sampled`` (for the exemplar)."""
 
     __slots__ = ("_error", "span")
 
@@ -40,6 +41,14 @@ class _CommandSpan:
         # OpenTelemetry's convention: a successful span's status stays unset; errors mark it.
         if status != "ok":
             self.span.set_status(self._error)
+
+    @property
+    def trace_id(self) -> str:
+        return f"{self.span.get_span_context().trace_id:032x}"
+
+    @property
+    def sampled(self) -> bool:
+        return self.span.get_span_context().trace_flags.sampled
 
 
 class Tracing:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from botwatch.metrics import exemplar_labels
 
 from tests.support.grafana_dashboards import DASHBOARD_DIR, DATASOURCE_FILE, REPO
 from tests.support.logql import parse_logql
@@ -119,31 +120,40 @@ class TestDerivedFields:
         assert grafana_interpolate(field["url"], {"SENTRY_EVENT_URL": url}) == url
 
 
-def exemplar_link(name: str) -> dict:
-    links = DATASOURCES["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
-    return next(link for link in links if link["name"] == name)
+EXEMPLAR_LINKS = DATASOURCES["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+
+
+def exemplar_links(name: str) -> list[dict]:
+    """The data source's links for an exemplar label (Grafana adds up entries of one name)."""
+    return [link for link in EXEMPLAR_LINKS if link["name"] == name]
+
+
+def exemplar_link(name: str, target: str) -> dict:
+    """The link for an exemplar label going to `target`: "url" or "datasourceUid"."""
+    (link,) = [link for link in exemplar_links(name) if target in link]
+    return link
 
 
 class TestExemplarLinks:
-    def test_one_link_per_exemplar_label(self):
-        """The latency dots link by the exemplar labels the exporter sets, each once."""
-        links = DATASOURCES["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
-        assert sorted(link["name"] for link in links) == [
-            "correlation_id",
-            "sentry_trace_id",
-            "trace_id",
-        ]
+    def test_links_exactly_for_the_labels_the_exporter_sets(self):
+        """The latency dots link by the exemplar labels botwatch writes, and by nothing else."""
+        assert {link["name"] for link in EXEMPLAR_LINKS} == set(exemplar_labels("c", "t"))
 
-    def test_trace_id_opens_the_trace_in_tempo(self):
-        """The OpenTelemetry trace id is an internal link to the Tempo data source."""
-        link = exemplar_link("trace_id")
-        assert DATASOURCES[link["datasourceUid"]]["type"] == "tempo"
-        assert "url" not in link  # Grafana queries the data source with the id itself
+    def test_trace_id_opens_the_trace_in_tempo_and_in_sentry(self):
+        """A trace id has two links: the Tempo data source (an internal link, queried with the
+        id itself) and the Sentry trace URL; nothing else."""
+        tempo = exemplar_link("trace_id", "datasourceUid")
+        assert DATASOURCES[tempo["datasourceUid"]]["type"] == "tempo"
+        assert "url" not in tempo
+        sentry = exemplar_link("trace_id", "url")
+        assert "datasourceUid" not in sentry
+        assert len(exemplar_links("trace_id")) == 2
 
     def test_correlation_id_opens_that_commands_logs_in_loki(self):
         """The correlation id opens Explore on the Loki data source with the derived field's
         query for that id, over the dashboard's time range."""
-        url = grafana_interpolate(exemplar_link("correlation_id")["url"], {})
+        assert len(exemplar_links("correlation_id")) == 1
+        url = grafana_interpolate(exemplar_link("correlation_id", "url")["url"], {})
         # Grafana fills its placeholders in the URL text, so they must stay un-encoded in it.
         for placeholder in ("${__value.raw}", "${__from}", "${__to}"):
             assert placeholder in url
@@ -158,9 +168,8 @@ class TestExemplarLinks:
         assert pane["range"] == {"from": "${__from}", "to": "${__to}"}
 
     def test_sentry_trace_link_only_when_sentry_is_configured(self):
-        """A Sentry trace id links to SENTRY_TRACE_URL, and to nothing when it is unset."""
-        link = exemplar_link("sentry_trace_id")
-        assert "datasourceUid" not in link
+        """A trace id links to SENTRY_TRACE_URL, and to nothing when it is unset."""
+        link = exemplar_link("trace_id", "url")
         assert grafana_interpolate(link["url"], {}) == ""
         url = "https://sentry.io/organizations/me/performance/trace/${__value.raw}/"
         assert grafana_interpolate(link["url"], {"SENTRY_TRACE_URL": url}) == url

@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from tests.support.otlp import OtlpReceiver
 from tests.unit.exporter import test_sentry
+from tests.unit.exporter.bots import exemplars
 
 
 class Traced(test_sentry.Traced):
@@ -101,6 +102,20 @@ class TestSpans:
         assert command.parent_span_id == ""
         assert command.status_code == operation.status_code == 0  # unset: success
 
+    async def test_the_duration_exemplars_carry_the_spans_trace_id(
+        self, otel_obs, logs, receiver, dpytest_bot, registry
+    ):
+        """The command's and its operation's duration buckets carry the trace id of the spans
+        the SDK sent and the correlation id of the command's log lines."""
+        await dpytest_bot(Traced(otel_obs), otel_obs)
+        await dpytest.message("!lookup")
+        line = logs.find("looked up")
+        await _sent(otel_obs)
+        (command,) = receiver.named("lookup")
+        expected = {"correlation_id": line["correlation_id"], "trace_id": command.trace_id}
+        assert exemplars(registry, "command_duration_seconds", command="lookup") == [expected]
+        assert exemplars(registry, "operation_duration_seconds", operation="db.query") == [expected]
+
     async def test_a_failed_command_is_an_error_span(self, otel_obs, receiver, dpytest_bot):
         """A command that raises ends its span with the error status."""
         await dpytest_bot(Traced(otel_obs), otel_obs)
@@ -155,3 +170,7 @@ class TestWithSentry:
         (operation,) = receiver.named("db.query")
         assert operation.parent_span_id == command.span_id
         assert line["trace_id"] == command.trace_id
+        # One trace id per command: the exemplars carry the span's too, not the transaction's.
+        expected = {"correlation_id": line["correlation_id"], "trace_id": command.trace_id}
+        assert exemplars(registry, "command_duration_seconds", command="lookup") == [expected]
+        assert exemplars(registry, "operation_duration_seconds", operation="db.query") == [expected]

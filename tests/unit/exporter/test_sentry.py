@@ -17,8 +17,8 @@ from botwatch import logging as bw_logging
 from discord.ext import commands
 
 from tests.support.fake_secrets import PLANTED, USER_TEXT
-from tests.unit.exporter.bots import exemplars
 from tests.support.http_receiver import PostReceiver
+from tests.unit.exporter.bots import exemplars
 
 
 class Envelopes(PostReceiver):
