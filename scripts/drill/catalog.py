@@ -146,6 +146,10 @@ DRILLS: tuple[Drill, ...] = (
           native=False),
     Drill("PromtailDroppingEntries", "Loki stays stopped until Promtail gives up retrying",
           action=STOP_LOKI, native=False),
+    Drill("LogShipperDown", "the log shipper make up started stops", action=STOP_SHIPPER,
+          native=False),
+    Drill("LogShipperNotSending", "Loki stops: the running shipper can send nothing",
+          action=STOP_LOKI, native=False),
 )  # fmt: skip
 
 # Alerts no drill can reach yet, and why. The test requires this list to be exact, so a rule

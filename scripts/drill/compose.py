@@ -23,6 +23,7 @@ from pathlib import Path
 
 from stackctl.alerting import configured_channels
 from stackctl.docker import Compose
+from stackctl.profiles import log_shipper
 from stackctl.testalert import _increase, _settings, counters
 from stackctl.up import local_host
 
@@ -41,7 +42,6 @@ STOPS = {
     c.STOP_COMPONENT: ("loki", {"job": "loki"}),
     c.STOP_GRAFANA: ("grafana", {}),
     c.STOP_LOKI: ("loki", {}),
-    c.STOP_SHIPPER: ("promtail", {}),
 }
 
 
@@ -54,10 +54,13 @@ class ComposeEnvironment:
         self.compose = Compose(ROOT)
         self._before: dict = {}
         self._am_config = ""
+        # The shipper `make up` runs for these profiles is the one the alert expects.
+        shipper = log_shipper(self.settings)
+        self.stops = {**STOPS, c.STOP_SHIPPER: (shipper, {"job": shipper})}
 
     def subject(self, drill: Drill) -> dict[str, str]:
-        if drill.action in STOPS:
-            return dict(STOPS[drill.action][1])
+        if drill.action in self.stops:
+            return dict(self.stops[drill.action][1])
         if drill.switch is None and drill.action not in (UNLIST_BOT, STOP_BOT):
             return {}
         return {"service": MISSING_SERVICE if drill.action == UNLIST_BOT else "bot"}
@@ -114,8 +117,8 @@ class ComposeEnvironment:
             self._list_target()
             time.sleep(90)  # scraped for a while first: the rule needs it to have existed
             TARGET_FILE.unlink()
-        elif drill.action in STOPS:
-            self.compose.run("stop", STOPS[drill.action][0])
+        elif drill.action in self.stops:
+            self.compose.run("stop", self.stops[drill.action][0])
         elif drill.action == c.BAD_RULE_FILE:
             self._rule_file(UNPARSABLE_RULES)
         elif drill.action == c.FAILING_RULE:
@@ -134,8 +137,8 @@ class ComposeEnvironment:
             self.compose.run("start", "bot")
         elif drill.action == UNLIST_BOT:
             self._list_target()
-        elif drill.action in STOPS:
-            self.compose.run("start", STOPS[drill.action][0])
+        elif drill.action in self.stops:
+            self.compose.run("start", self.stops[drill.action][0])
         elif drill.action in (c.BAD_RULE_FILE, c.FAILING_RULE):
             self._rule_file(None)
         elif drill.action == c.AM_BAD_CONFIG:

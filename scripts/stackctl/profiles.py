@@ -7,7 +7,10 @@ A compose profile can only add services. Two of Botwatch's also change what exis
   ha        the Loki ruler also alerts the second Alertmanager (LOKI_ALERTMANAGER_URLS, read by
             loki.yml through -config.expand-env). Prometheus needs nothing: it finds the second
             Alertmanager by DNS, which resolves only while the profile runs.
-A profile without anything to render here (host, alloy) only adds its services.
+  alloy     Alloy replaces Promtail as the log shipper Prometheus expects to find running.
+Whatever the profiles, the expected shipper is written down as a rule (LogShipperDown, DESIGN §8b):
+Prometheus finds the shippers by DNS, so a stopped one leaves no target behind to be down.
+A profile without anything to render here (host) only adds its services.
 """
 
 from __future__ import annotations
@@ -41,11 +44,31 @@ def loki_alertmanagers(env: Mapping[str, str]) -> str:
     return ",".join(ALERTMANAGERS[p] for p in profiles if p in ALERTMANAGERS)
 
 
+def log_shipper(env: Mapping[str, str]) -> str:
+    """The log shipper `make up` runs: Alloy with its profile, Promtail otherwise (its job name)."""
+    return "alloy" if "alloy" in enabled(env) else "promtail"
+
+
+def log_shipper_rules(env: Mapping[str, str]) -> str:
+    """A rule file recording which shipper should be running (stack:log_shipper:expected)."""
+    return f"""# Rendered by `make up` from COMPOSE_PROFILES (scripts/stackctl/profiles.py).
+groups:
+  - name: stack-log-shipper-expected
+    rules:
+      - record: stack:log_shipper:expected
+        expr: vector(1)
+        labels:
+          job: {log_shipper(env)}
+"""
+
+
 def render(env: Mapping[str, str], generated: Path, root: Path = ROOT) -> None:
-    """Write .generated/prometheus/prometheus.yml and .generated/loki/loki.env."""
-    for folder in ("prometheus", "loki"):
+    """Write .generated/prometheus/prometheus.yml, the expected log shipper's rule file and
+    .generated/loki/loki.env."""
+    for folder in ("prometheus/rules", "loki"):
         (generated / folder).mkdir(parents=True, exist_ok=True)
     (generated / "prometheus" / "prometheus.yml").write_text(prometheus_config(env, root))
+    (generated / "prometheus" / "rules" / "log-shipper.yml").write_text(log_shipper_rules(env))
     (generated / "loki" / "loki.env").write_text(
         f"LOKI_ALERTMANAGER_URLS={loki_alertmanagers(env)}\n"
     )

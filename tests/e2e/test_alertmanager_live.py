@@ -72,6 +72,19 @@ def test_bot_down_suppresses_its_own_symptoms_only(post, alertmanager):
     assert gateway["status"]["inhibitedBy"]
 
 
+@pytest.mark.parametrize("shipper_alert", ["LogShipperDown", "LogShipperNotSending"])
+def test_a_log_shipper_alert_mutes_silent_bot_logs_only(post, alertmanager, shipper_alert):
+    """While the shipper is down, BotLogsSilent (a symptom) is muted; BotLogCritical is not."""
+    shipper = {"labels": {"alertname": shipper_alert, "severity": "warning", "job": "promtail"}}
+    post(
+        shipper,
+        _alert("BotLogsSilent", "warning", "e2e-shipper", "bot"),
+        _alert("BotLogCritical", "critical", "e2e-shipper", "bot"),
+    )
+    want = {("BotLogsSilent", "bot"): "suppressed", ("BotLogCritical", "bot"): "active"}
+    assert _states(alertmanager, "e2e-shipper", want) == want
+
+
 def test_critical_suppresses_the_same_alerts_warning(post, alertmanager):
     """A critical alert inhibits the warning of the same alert name and service."""
     post(

@@ -72,6 +72,8 @@ STACK_METRICS: dict[str, frozenset[str]] = {
             "promtail_request_duration_seconds_count",
         }
     ),
+    # The `alloy` profile's shipper; used by LogShipperNotSending (loki.write's own counter).
+    "alloy": frozenset({"loki_write_sent_entries_total"}),
     # The optional `host` profile; used by HostDiskFillingUp (prometheus/rules/stack.rules.yml).
     "node-exporter": frozenset(
         {

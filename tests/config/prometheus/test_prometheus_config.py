@@ -119,8 +119,9 @@ def test_log_shippers_are_found_by_dns(jobs):
 
 def test_alerting_rules_and_env_label(config):
     """Alerts go to alertmanager:9093, the `ha` profile's alertmanager-2 (by DNS) and any listed in
-    prometheus/alertmanagers/; rules load from the mounted folder; env and replica come from
-    compose.yaml, and replica never reaches an Alertmanager."""
+    prometheus/alertmanagers/; rules load from the mounted folder and from what `make up` renders
+    (the expected log shipper); env and replica come from compose.yaml, and replica never
+    reaches an Alertmanager."""
     local, second, remote = config["alerting"]["alertmanagers"]
     assert local["static_configs"] == [{"targets": ["alertmanager:9093"]}]
     assert second["dns_sd_configs"][0]["names"] == ["alertmanager-2"]
@@ -128,7 +129,10 @@ def test_alerting_rules_and_env_label(config):
     assert config["alerting"]["alert_relabel_configs"] == [
         {"action": "labeldrop", "regex": "replica"}
     ]
-    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    assert config["rule_files"] == [
+        "/etc/prometheus/rules/*.yml",
+        "/etc/prometheus-generated/rules/*.yml",
+    ]
     assert config["global"]["external_labels"] == {
         "env": "${BOTWATCH_ENV}",
         "replica": "${PROMETHEUS_REPLICA}",

@@ -6,7 +6,9 @@ import re
 import subprocess
 
 import pytest
+import yaml
 from drill.catalog import UNREACHABLE
+from stackctl import profiles
 
 from tests.config.logs.conftest import loki_rules
 from tests.config.prometheus.conftest import (
@@ -33,7 +35,7 @@ DASHBOARDS = {
     "botwatch-stack",
 }
 # Alerts about absence have no measured value to print; all others must show theirs.
-NO_VALUE = {"BotTargetMissing", "Watchdog"}
+NO_VALUE = {"BotTargetMissing", "LogShipperDown", "Watchdog"}
 # The dead man's switch fires by definition; it has no near miss.
 ALWAYS_FIRING = {"Watchdog"}
 RUNBOOK_SECTIONS = (
@@ -154,8 +156,11 @@ def test_recording_rules_follow_level_metric_operation():
 
 
 def test_every_metric_in_a_rule_is_produced():
-    """Each metric a rule reads comes from the exporter, a stack component or a recording rule."""
+    """Each metric a rule reads comes from the exporter, a stack component or a recording rule
+    (committed, or rendered by `make up`: the expected log shipper)."""
+    rendered = yaml.safe_load(profiles.log_shipper_rules({}))["groups"]
     recorded = {rule.record for rule in rules() if rule.record}
+    recorded |= {rule["record"] for group in rendered for rule in group["rules"]}
     known = exporter_metric_names() | stack_metric_names() | recorded
     used = {
         (name, rule.alert or rule.record)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 import yaml
 from stackctl import envfile, profiles
@@ -43,6 +45,30 @@ class TestRender:
         assert (tmp_path / "loki" / "loki.env").read_text() == (
             "LOKI_ALERTMANAGER_URLS=http://alertmanager:9093,http://alertmanager-2:9093\n"
         )
+
+    @pytest.mark.parametrize(
+        ("compose_profiles", "shipper"),
+        [("", "promtail"), ("host", "promtail"), ("host,alloy", "alloy")],
+    )
+    def test_the_expected_log_shipper_is_recorded_for_prometheus(
+        self, tmp_path, repo, tool, compose_profiles, shipper
+    ):
+        """`make up` writes down which shipper runs (Alloy with its profile): a rule file that
+        the real promtool accepts, recording stack:log_shipper:expected{job=<shipper>} where
+        prometheus.yml loads rendered rules (LogShipperDown compares it with the targets)."""
+        profiles.render({"COMPOSE_PROFILES": compose_profiles}, tmp_path, repo)
+        path = tmp_path / "prometheus" / "rules" / "log-shipper.yml"
+        subprocess.run([tool("promtool"), "check", "rules", "--lint=all", str(path)], check=True)
+        [group] = yaml.safe_load(path.read_text())["groups"]
+        assert group["rules"] == [
+            {
+                "record": "stack:log_shipper:expected",
+                "expr": "vector(1)",
+                "labels": {"job": shipper},
+            }
+        ]
+        rule_files = yaml.safe_load(profiles.prometheus_config({}, repo))["rule_files"]
+        assert "/etc/prometheus-generated/rules/*.yml" in rule_files
 
     def test_the_base_file_never_has_what_a_profile_appends(self, repo):
         """An appended top-level key must not exist in the base (YAML would keep only one)."""
