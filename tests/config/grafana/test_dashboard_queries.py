@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.config.prometheus.conftest import rules
 from tests.support.exporter_metrics import exporter_metric_names
 from tests.support.grafana_dashboards import queries, variable_selectors
@@ -50,3 +52,18 @@ def test_recording_rules_used_exist_in_the_rule_files():
     used = {name for q in PROMQL for name in metric_names(q.expr) if ":" in name}
     assert used
     assert used <= recording_rule_names()
+
+
+def test_command_ratios_leave_cancelled_commands_out():
+    """A ratio of commands counts every status but `cancelled` below the line, as the SLO does
+    (a command cancelled at shutdown is nobody's fault): each bot_commands_total selector in it
+    picks a status, or excludes cancelled."""
+    ratios = [q for q in queries() if "bot_commands_total" in q.expr and " / " in q.expr]
+    assert ratios
+    unfiltered = [
+        (q.where, selector)
+        for q in ratios
+        for selector in re.findall(r"bot_commands_total\{([^}]*)\}", q.expr)
+        if not re.search(r'status="\w+"|status!="cancelled"', selector)
+    ]
+    assert unfiltered == []
