@@ -7,7 +7,7 @@ import argparse
 import sys
 import time
 
-from .catalog import BY_ALERT, UNREACHABLE
+from .catalog import BY_ALERT
 from .rules import alert_rules, seconds
 
 # Waiting margin beyond a rule's own `for:` plus its longest range window.
@@ -23,9 +23,7 @@ def listing() -> list[str]:
         seen.add(rule.alert)
         drill = BY_ALERT.get(rule.alert)
         if drill:
-            what = drill.how
-        elif rule.alert in UNREACHABLE:
-            what = f"no drill: {UNREACHABLE[rule.alert]}"
+            what = drill.how + (f" (make test only: {drill.off_stack})" if drill.off_stack else "")
         else:
             what = "NO DRILL (make test fails until one is added)"
         mode = drill.mode if drill else "-"

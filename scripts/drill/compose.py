@@ -8,12 +8,15 @@ again, and finally removes under a one-hour silence (the rule remembers a vanish
 hour). Rule-file drills drop a file into prometheus/rules/ and reload Prometheus (SIGHUP); the
 Alertmanager one breaks the rendered config in .generated/ and reloads, then restores it.
 Delivery to each channel is read from Alertmanager's own counters, as `make test-alert` does.
-Drills marked `compose=False` (they would damage data or a channel) are refused here.
+Loki's 5xx drill writes a rule group to its ruler API every second: the rule store is local and
+read-only, so Loki answers each with 500. Drills with an `off_stack` reason are refused here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -42,7 +45,27 @@ STOPS = {
     c.STOP_COMPONENT: ("loki", {"job": "loki"}),
     c.STOP_GRAFANA: ("grafana", {}),
     c.STOP_LOKI: ("loki", {}),
+    c.STOP_AM_PEER: ("alertmanager-2", {"job": "alertmanager"}),  # the `ha` profile's second
 }
+# What the Loki drill writes: a valid rule group, which the local rule store cannot take.
+DRILL_RULE_GROUP = (
+    "name: drill\nrules:\n  - alert: Drill\n    expr: 'sum(rate({job=\"drill\"}[1m])) > 1'\n"
+)
+
+
+def write_rule_group(loki: str) -> int:
+    """POST the drill's rule group to Loki's ruler API; returns the HTTP status. With the local
+    rule store (loki/loki.yml), Loki answers 500: "SetRuleGroup unsupported in rule local store"."""
+    request = urllib.request.Request(
+        f"{loki}/loki/api/v1/rules/drill", data=DRILL_RULE_GROUP.encode(), method="POST",
+        headers={"Content-Type": "application/yaml"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as refused:
+        refused.close()
+        return refused.code
 
 
 class ComposeEnvironment:
@@ -57,6 +80,7 @@ class ComposeEnvironment:
         # The shipper `make up` runs for these profiles is the one the alert expects.
         shipper = log_shipper(self.settings)
         self.stops = {**STOPS, c.STOP_SHIPPER: (shipper, {"job": shipper})}
+        self._writing = threading.Event()
 
     def subject(self, drill: Drill) -> dict[str, str]:
         if drill.action in self.stops:
@@ -66,10 +90,7 @@ class ComposeEnvironment:
         return {"service": MISSING_SERVICE if drill.action == UNLIST_BOT else "bot"}
 
     def ruler(self, drill: Drill) -> str:
-        if not drill.loki:
-            return self.prometheus
-        host = local_host(self.settings)
-        return f"http://{host}:{self.settings.get('LOKI_PORT') or 3100}/prometheus"
+        return f"{self._loki()}/prometheus" if drill.loki else self.prometheus
 
     def _switches(self, *names: str) -> None:
         command = ["exec", "-T", "bot", "python", "-m", "botwatch.demo.drills"]
@@ -86,13 +107,15 @@ class ComposeEnvironment:
             RULE_FILE.write_text(content)
         self.compose.run("kill", "-s", "SIGHUP", "prometheus")
 
+    def _loki(self) -> str:
+        return f"http://{local_host(self.settings)}:{self.settings.get('LOKI_PORT') or 3100}"
+
     def _push_old_line(self) -> None:
         """One line stamped 30 days ago, older than Loki's reject_old_samples_max_age (7 days)."""
         at = int((datetime.now(UTC) - timedelta(days=30)).timestamp() * 1e9)
         body = {"streams": [{"stream": {"job": "drill"}, "values": [[str(at), "drill: too old"]]}]}
-        host = local_host(self.settings)
         request = urllib.request.Request(
-            f"http://{host}:{self.settings.get('LOKI_PORT') or 3100}/loki/api/v1/push",
+            f"{self._loki()}/loki/api/v1/push",
             data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
@@ -103,10 +126,10 @@ class ComposeEnvironment:
             refused.close()
 
     def begin(self, drill: Drill) -> None:
-        if not drill.compose:
+        if drill.off_stack:
             raise SystemExit(
-                f"{drill.alert}: not drilled on a running stack (it would damage data or a "
-                "channel); `make test` proves it on processes of its own (tests/e2e/test_drills.py)"
+                f"{drill.alert}: not drilled on a running stack ({drill.off_stack}); `make test` "
+                "proves it on processes of its own (tests/e2e/test_drills.py)"
             )
         self._before = counters(self.alertmanager)
         if drill.switch:
@@ -129,10 +152,15 @@ class ComposeEnvironment:
             self.compose.run("kill", "-s", "SIGHUP", "alertmanager")
         elif drill.action == c.OLD_LOG_LINE:
             self._push_old_line()
+        elif drill.action == c.LOKI_RULE_WRITES:
+            self._writing.clear()
+            threading.Thread(target=self._write_rules, daemon=True).start()
 
     def end(self, drill: Drill) -> None:
         if drill.switch:
             self._switches()
+            if drill.restart_after:
+                self.compose.run("restart", "bot")
         elif drill.action == STOP_BOT:
             self.compose.run("start", "bot")
         elif drill.action == UNLIST_BOT:
@@ -144,6 +172,15 @@ class ComposeEnvironment:
         elif drill.action == c.AM_BAD_CONFIG:
             AM_CONFIG.write_text(self._am_config)
             self.compose.run("kill", "-s", "SIGHUP", "alertmanager")
+        elif drill.action == c.LOKI_RULE_WRITES:
+            self._writing.set()
+
+    def _write_rules(self) -> None:
+        """Until the drill ends: a rule group a second to Loki's ruler API, each refused with a
+        500, the 5xx LokiRequestErrors counts."""
+        while not self._writing.wait(1):
+            with contextlib.suppress(OSError):  # Loki restarting: the next second tries again
+                write_rule_group(self._loki())
 
     def finish(self, drill: Drill) -> None:
         """After the drill: the extra target goes, silenced for the hour the rule remembers it."""

@@ -18,7 +18,7 @@ from drill.catalog import DRILLS
 
 pytestmark = pytest.mark.stack
 
-STACK_ONLY = [d.alert for d in DRILLS if d.mode in ("stack", "loki") and d.compose]
+STACK_ONLY = [d.alert for d in DRILLS if d.mode in ("stack", "loki") and not d.off_stack]
 MAX_WAIT = 1800  # seconds per step; PromtailDroppingEntries waits out Promtail's retries
 
 

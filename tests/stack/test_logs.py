@@ -174,3 +174,24 @@ def test_log_alert_reaches_alertmanager(compose_stack, loki):
     fired = wait_for(alert, timeout=240, what="BotLogCritical in Alertmanager")
     assert fired["labels"]["severity"] == "critical"
     assert fired["annotations"]["runbook_url"] == "docs/runbooks/BotLogCritical.md"
+
+
+def test_loki_error_drill_gets_server_errors_counted(compose_stack):
+    """The LokiRequestErrors drill's rule-group write is refused by the real Loki with a 500 (its
+    rule store is the read-only local one), and Loki counts it as the 5xx the alert reads."""
+    from drill.compose import write_rule_group
+
+    url = compose_stack.urls["loki"]
+
+    def five_hundreds() -> float:
+        text = requests.get(url + "/metrics", timeout=10).text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("loki_request_duration_seconds_count{")
+            and 'status_code="500"' in line and "rules" in line
+        )  # fmt: skip
+
+    before = five_hundreds()
+    assert write_rule_group(url) == 500
+    assert five_hundreds() == before + 1

@@ -4,16 +4,20 @@ scraped by the drill Prometheus (tests/support/drill_stack.py) like the stack's 
 Each change is what an operator could do to a running stack by mistake or a disk could do by
 accident: a rule file that does not parse or fails at every evaluation, a configuration with no
 Alertmanager, a damaged write-ahead log, a tiny retention size, an Alertmanager configuration that
-does not parse; each undone in the same way.
+does not parse, one Alertmanager of a clustered pair stopping, a filesystem filling up; each undone
+in the same way.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 from drill.breakage import UNPARSABLE_ALERTMANAGER
 
@@ -21,6 +25,7 @@ from tests.support.chat_fakes import ChatFakes
 from tests.support.native_stack import (
     Alertmanager,
     Process,
+    compose_command,
     free_port,
     wait_http,
     write_alertmanager_config,
@@ -77,6 +82,10 @@ class PrometheusUnderDrill(Process):
             f"--config.file={self.config}",
             f"--storage.tsdb.path={self.folder / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
+            # Its heartbeat is sent every 2 s instead of every minute (a clock of the process under
+            # drill, not of a rule): a failed send a minute, replayed 12x slower, would be one in
+            # 12 minutes, which no 2m rate window sees; one every 2 s keeps the real rate.
+            "--rules.alert.resend-delay=2s",
             *self.flags,
         ]
         super().start()
@@ -104,13 +113,16 @@ class PrometheusUnderDrill(Process):
 
 
 class AlertmanagerUnderDrill(Alertmanager):
-    """The project's Alertmanager with its own chat fakes; its config file can be broken."""
+    """The project's Alertmanager with its own chat fakes; its config file can be broken. With
+    `cluster` (compose.yaml's flags, native_stack.cluster_flags), a member of a gossip pair."""
 
-    def __init__(self, tool, workdir: Path, name: str, fakes: ChatFakes):
+    def __init__(
+        self, tool, workdir: Path, name: str, fakes: ChatFakes, cluster: list[str] | None = None
+    ):
         folder = workdir / name
         folder.mkdir(parents=True, exist_ok=True)
         config = write_alertmanager_config(folder / "alertmanager", fakes, fast=True)
-        super().__init__(tool, folder, config, name=name)
+        super().__init__(tool, folder, config, name=name, cluster=cluster)
         self.fakes = fakes
         self.good_config = self.config.read_text()
 
@@ -121,3 +133,83 @@ class AlertmanagerUnderDrill(Alertmanager):
     def start(self) -> None:
         if self.process is None or self.process.poll() is not None:
             super().start()
+
+
+class NodeExporterUnderDrill(Process):
+    """node-exporter with compose.yaml's filesystem flags, watching a 16 MiB ext4 filesystem of its
+    own (a loop-mounted image in the test folder) that the drill fills, so no real disk fills.
+
+    Mounting needs root (CAP_SYS_ADMIN) and a loop device, and node-exporter comes from Debian
+    only: where one is missing `unavailable` says why, and the drill's proof is skipped with that
+    reason (the other drills run on).
+    """
+
+    SIZE = 16 << 20
+
+    def __init__(self, tool: Callable[[str], str], workdir: Path, name: str):
+        self.name, self.port = name, free_port()
+        self.folder = workdir / name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.mountpoint = self.folder / "disk"
+        self.filler = self.mountpoint / "drill-fill"
+        self.binary: str | None = None
+        try:
+            self.binary = tool("node-exporter")
+            self.unavailable = self._mount()
+        except pytest.skip.Exception as missing:
+            self.unavailable = str(missing)
+        self.mounted = self.unavailable is None
+        flags = [f for f in compose_command("node-exporter") if not f.startswith("--path.rootfs")]
+        args = [
+            self.binary or "node-exporter",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            # Only the filesystem collector: the rule reads nothing else, and two cores are few.
+            "--collector.disable-defaults",
+            "--collector.filesystem",
+            *flags,
+        ]
+        super().__init__(name, args, self.folder / "node-exporter.log")
+
+    def _mount(self) -> str | None:
+        if os.geteuid() != 0:
+            return "mounting the drill's small filesystem needs root; this run is not root"
+        image = self.folder / "disk.img"
+        with image.open("wb") as file:
+            file.truncate(self.SIZE)
+        self.mountpoint.mkdir(exist_ok=True)
+        for command in (
+            ["mkfs.ext4", "-q", "-F", "-m", "0", str(image)],
+            ["mount", "-o", "loop", str(image), str(self.mountpoint)],
+        ):
+            try:
+                done = subprocess.run(command, capture_output=True, text=True, check=False)
+            except OSError as exc:
+                return f"cannot make the drill's small filesystem: {exc}"
+            if done.returncode:
+                return f"cannot make the drill's small filesystem: {' '.join(command[:2])}: " + (
+                    done.stderr.strip() or f"exit {done.returncode}"
+                )
+        return None
+
+    def start(self) -> None:
+        super().start()
+        wait_http(f"http://127.0.0.1:{self.port}/metrics", 30, process=self.process)
+
+    def fill(self, full: bool) -> None:
+        """Fill the filesystem to 97% (under the rule's 5%), or empty it again."""
+        if self.unavailable:
+            return
+        if not full:
+            self.filler.unlink(missing_ok=True)
+            return
+        stat = os.statvfs(self.mountpoint)
+        keep = int(stat.f_blocks * stat.f_frsize * 0.03)
+        size = stat.f_bavail * stat.f_frsize - keep
+        with self.filler.open("wb") as file:
+            os.posix_fallocate(file.fileno(), 0, size)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.mountpoint)], capture_output=True, check=False)
+            self.mounted = False

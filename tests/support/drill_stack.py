@@ -27,8 +27,11 @@ from drill.catalog import (
     CORRUPT_WAL,
     DRILLS,
     FAILING_RULE,
+    FILL_DISK,
     NO_ALERTMANAGER,
     NOTHING,
+    STOP_AGENT,
+    STOP_AM_PEER,
     STOP_BOT,
     STOP_COMPONENT,
     TINY_RETENTION,
@@ -39,11 +42,17 @@ from drill.rules import prometheus_rule_files
 from drill.runner import Environment
 
 from tests.support.chat_fakes import ChatFakes
-from tests.support.drill_components import AlertmanagerUnderDrill, PrometheusUnderDrill
+from tests.support.drill_components import (
+    AlertmanagerUnderDrill,
+    NodeExporterUnderDrill,
+    PrometheusUnderDrill,
+)
+from tests.support.ingest import Agent
 from tests.support.native_stack import (
     Alertmanager,
     DemoBot,
     Process,
+    cluster_flags,
     free_port,
     wait_http,
     write_alertmanager_config,
@@ -51,13 +60,13 @@ from tests.support.native_stack import (
 
 # Drills whose conditions do not disturb each other share a bot (two cores run them all): each
 # proof looks at its own alert only. The others (a crash, a stuck or disconnected gateway, a
-# blocked loop, a stopped or unlisted process) get a bot of their own.
+# blocked loop, a stopped or unlisted process, a label cap the bot restarts to clear) get a bot of
+# their own.
 SHARED = {
     "drill-commands": ("command_errors", "slow_commands"),
     "drill-noise": (
         "log_burst",
         "critical_line",
-        "label_overflow",
         "rate_limit_storm",
         "api_errors",
     ),
@@ -88,7 +97,12 @@ STACK_SUBJECTS = {
     STOP_COMPONENT: "drill-alertmanager-down",
     AM_BAD_CONFIG: "drill-alertmanager-config",
     CHANNEL_REFUSES: "drill-alertmanager-config",
+    STOP_AM_PEER: "drill-alertmanager-cluster",  # the member that sees its peer go
+    FILL_DISK: "drill-node-exporter",
+    STOP_AGENT: "drill-agent",  # a bot host's agent, remote-writing to the drill Prometheus
 }
+# The other member of the drill-alertmanager-cluster pair: the one the drill stops.
+AM_PEER = "drill-alertmanager-peer"
 
 
 def subject_name(drill: Drill) -> str | None:
@@ -179,6 +193,7 @@ class DrillPrometheus(Process):
         for job, kind in (
             ("prometheus", PrometheusUnderDrill),
             ("alertmanager", AlertmanagerUnderDrill),
+            ("node-exporter", NodeExporterUnderDrill),
         ):
             targets = [
                 {"targets": [f"127.0.0.1:{p.port}"], "labels": {"instance": name}}
@@ -205,6 +220,8 @@ class DrillPrometheus(Process):
             f"--storage.tsdb.path={folder / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--rules.alert.resend-delay=2s",
+            # As compose.yaml runs it: bot-host agents write their samples in.
+            "--web.enable-remote-write-receiver",
         ]
         super().__init__("prometheus", args, workdir / "prometheus.log")
 
@@ -221,7 +238,8 @@ class DrillStack(Environment):
     ):
         self.fakes, self.drill_fakes = fakes, drill_fakes
         self.workdir = workdir
-        names = sorted({n for d in DRILLS if (n := subject_name(d)) is not None})
+        stack_names = set(STACK_SUBJECTS.values())
+        names = sorted({n for d in DRILLS if (n := subject_name(d)) not in (None, *stack_names)})
         self.bots = {name: DrillBot(workdir, name) for name in names}
         self.listed = self.bots[subject_name_for_action(UNLIST_BOT)]
         self.sd_file = workdir / "targets.json"
@@ -243,9 +261,22 @@ class DrillStack(Environment):
             for name, am in sends_to.items()
         }
         self.stack.update({am_down.name: am_down, am_config.name: am_config})
+        self.am_down = am_down
+        # A clustered pair with compose.yaml's gossip flags, gossiping on local ports.
+        pair = {STACK_SUBJECTS[STOP_AM_PEER]: "alertmanager", AM_PEER: "alertmanager-2"}
+        gossip = {service: f"127.0.0.1:{free_port()}" for service in pair.values()}
+        for name, service in pair.items():
+            flags = cluster_flags(service, gossip)
+            self.stack[name] = AlertmanagerUnderDrill(tool, workdir, name, drill_fakes, flags)
+        self.disk = NodeExporterUnderDrill(tool, workdir, STACK_SUBJECTS[FILL_DISK])
+        if self.disk.binary:  # else its one proof is skipped (unavailable says why)
+            self.stack[self.disk.name] = self.disk
         ams = [self.am, am_config]
         self.prom = DrillPrometheus(tool, workdir, ams, static, self.sd_file, self.stack)
         self.prometheus, self.alertmanager = self.prom.url, self.am.url
+        # An agent with no bots of its own: its `up{job="agent"}` is AgentDown's heartbeat.
+        self.agent_host = STACK_SUBJECTS[STOP_AGENT]
+        self.agent = Agent(tool, workdir, self.prom.url, "", host=self.agent_host, fast=True)
         self._stop = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, daemon=True)
 
@@ -260,12 +291,13 @@ class DrillStack(Environment):
             process.start()
         self.am.start()
         self.prom.start()
+        self.agent.start()
         self._supervisor.start()
         return self
 
     def close(self) -> None:
         self._stop.set()
-        for process in (self.prom, self.am, *self.stack.values(), *self.bots.values()):
+        for process in (self.agent, self.prom, self.am, *self.stack.values(), *self.bots.values()):
             process.stop()
 
     def _supervise(self) -> None:
@@ -292,6 +324,8 @@ class DrillStack(Environment):
         name = subject_name(drill)
         if name is None:
             return {}
+        if drill.action == STOP_AGENT:
+            return {"host": name}  # the agent's external label, as on a bot host
         return {"instance" if name in self.stack else "service": name}
 
     def selector(self, drill: Drill) -> str:
@@ -320,11 +354,13 @@ class DrillStack(Environment):
     def switch_off(self, drills: list[Drill]) -> None:
         for drill in drills:
             if drill.switch:
-                self.bot(drill).switch()
+                self._switch_off(drill)
         self._stack_actions({d.action for d in drills if d.action in STACK_SUBJECTS}, on=False)
 
     def _stack_actions(self, actions: set[str], *, on: bool) -> None:
-        subject = {action: self.stack[STACK_SUBJECTS[action]] for action in actions}
+        subject = {
+            a: self.stack[STACK_SUBJECTS[a]] for a in actions if STACK_SUBJECTS[a] in self.stack
+        }
         reload = subject.get(BAD_RULE_FILE)
         if reload:
             reload.rule_file("zz-unparsable.yml", UNPARSABLE_RULES if on else None)
@@ -335,9 +371,10 @@ class DrillStack(Environment):
             failing.reload()
         if NO_ALERTMANAGER in subject:
             subject[NO_ALERTMANAGER].list_alertmanager(not on)  # file_sd: no reload needed
-        for action in (ALERTMANAGER_DOWN, STOP_COMPONENT):
-            if action in subject:
-                subject[action].stop() if on else subject[action].start()
+        # Both stop the same Alertmanager: the stack component (STOP_COMPONENT's subject), which is
+        # also the one ALERTMANAGER_DOWN's subject, a Prometheus, sends to.
+        if ALERTMANAGER_DOWN in subject or STOP_COMPONENT in subject:
+            self.am_down.stop() if on else self.am_down.start()
         storage = subject.get(CORRUPT_WAL) or subject.get(TINY_RETENTION)
         if storage and (on or TINY_RETENTION in subject):
             storage.stop()  # one restart for both: the damaged log is read at this start
@@ -350,6 +387,10 @@ class DrillStack(Environment):
             subject[AM_BAD_CONFIG].break_config(on)
         if CHANNEL_REFUSES in subject:
             self.drill_fakes.discord.fail_always(400 if on else None)
+        if STOP_AM_PEER in subject:
+            self.stack[AM_PEER].stop() if on else self.stack[AM_PEER].start()
+        if FILL_DISK in actions:
+            self.disk.fill(on)
 
     def begin(self, drill: Drill) -> None:
         if drill.switch:
@@ -358,14 +399,25 @@ class DrillStack(Environment):
             self.bot(drill).kill()  # a crash: SIGTERM would announce a planned stop
         elif drill.action == UNLIST_BOT:
             self._list(False)
+        elif drill.action == STOP_AGENT:
+            self.agent.kill()  # the host or its agent dies: nothing more arrives
+
+    def _switch_off(self, drill: Drill) -> None:
+        bot = self.bot(drill)
+        bot.switch()
+        if drill.restart_after:
+            bot.stop()
+            bot.start()
 
     def end(self, drill: Drill) -> None:
         if drill.switch:
-            self.bot(drill).switch()
+            self._switch_off(drill)
         elif drill.action == STOP_BOT:
             self.bot(drill).start()
         elif drill.action == UNLIST_BOT:
             self._list(True)
+        elif drill.action == STOP_AGENT:
+            self.agent.start()
 
     def channels(self) -> list[str]:
         return ["discord", "telegram"]
@@ -383,16 +435,28 @@ def subject_name_for_action(action: str) -> str:
     return next(subject_name(d) for d in DRILLS if d.action == action)
 
 
-def wait_until_scraped(stack: DrillStack, timeout: float = 60) -> None:
-    """Every drill bot is a healthy target (up == 1) in Prometheus."""
+def wait_until_scraped(stack: DrillStack, timeout: float = 120) -> None:
+    """Every drill bot and stack process is a healthy target (up == 1) in Prometheus, the agent's
+    samples arrive, and Prometheus has seen the Alertmanager pair as a cluster of two (the rule
+    compares with the day's most)."""
+    from urllib.parse import quote
+
     from drill.promapi import get_json
 
     deadline = time.monotonic() + timeout
-    want = set(stack.bots) | set(stack.stack)
+    ready = {
+        "agent": f'up{{job="agent", host="{stack.agent_host}"}} == 1',
+        "cluster": "alertmanager_cluster_members"
+        f'{{instance="{STACK_SUBJECTS[STOP_AM_PEER]}"}} == 2',
+    }
+    want = set(stack.bots) | set(stack.stack) | set(ready)
     while time.monotonic() < deadline:
         targets = get_json(f"{stack.prometheus}/api/v1/targets")["data"]["activeTargets"]
         healthy = [t["labels"] for t in targets if t["health"] == "up"]
         up = {labels.get("service") or labels["instance"] for labels in healthy}
+        for name, expr in ready.items():
+            if get_json(f"{stack.prometheus}/api/v1/query?query={quote(expr)}")["data"]["result"]:
+                up.add(name)
         if want <= up:
             return
         time.sleep(1)
