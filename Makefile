@@ -86,11 +86,13 @@ lint: venv ## Lint and format-check the Python code (ruff)
 	@$(VENV)/bin/ruff format --check .
 
 # The native suite only: tests marked `stack` (tests/stack) are deselected even where Docker runs,
-# so `make test` never pulls images or starts containers; `make test-stack` runs them.
+# so `make test` never pulls images or starts containers; `make test-stack` runs them. Every alert's
+# drill (marked `drills`) is part of it: started in the background with the session, its tests run
+# last (tests/conftest.py).
 test: venv tools lint ## Run the whole test suite without Docker (what CI runs)
-	@$(VPY) -m pytest -m "not stack and not drills" $(PYTEST_ARGS)
+	@$(VPY) -m pytest -m "not stack" $(PYTEST_ARGS)
 
-test-drills: venv tools ## Fire every alert's drill on native processes and prove it fires and resolves (~7 min)
+test-drills: venv tools ## Only the drills of `make test`: every alert fires and resolves on native processes (~9 min)
 	@$(VPY) -m pytest -m drills tests/e2e/test_drills.py -s $(PYTEST_ARGS)
 
 test-stack: venv ## Bring the real stack up under Docker and test it end to end

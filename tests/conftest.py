@@ -44,3 +44,23 @@ def tool() -> Callable[[str], str]:
 def free_port() -> Callable[[], int]:
     """A function returning a TCP port on 127.0.0.1 that is free right now."""
     return net.free_port
+
+
+# -- the drill session (tests/support/drill_session.py) ------------------------------------------
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that read the drill session run last: the rest of the suite runs while it does."""
+    items.sort(key=lambda item: item.get_closest_marker("drills") is not None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drill_run(request, tool, tmp_path_factory):
+    """Every alert's drill, started in the background with the first test when any test marked
+    `drills` is selected (None otherwise)."""
+    if not any(item.get_closest_marker("drills") for item in request.session.items):
+        yield None
+        return
+    from tests.support.drill_session import DrillRun
+
+    run = DrillRun(tool, tmp_path_factory.mktemp("drills")).start()
+    yield run
+    run.close()

@@ -1,47 +1,28 @@
 """Every shipped alert can be made to fire by its drill, for real (scripts/drill/catalog.py).
 
-All drills run at once, for about six minutes, on native processes (tests/support/drill_stack.py):
-the live ones through the drill runner (`make drill`'s), timed from condition to Prometheus,
-Alertmanager and the chat fakes and back to resolved; the long ones are switched on for BAD
-seconds, off for GOOD seconds, and their samples replayed slower to promtool against the
-shipped rules (scripts/drill/replay.py); the Loki ones by their real log lines. The alerts are
-read from the rule files, so an alert added without a drill fails here (those catalog checks
-run in `make test`; the drills themselves, marked `drills`, in `make test-drills`).
+The drills run all at once, for about six minutes, on native processes; the root conftest starts
+that session with the test session and runs the tests that read it (marked `drills`) last, so the
+rest of `make test` runs meanwhile (tests/support/drill_session.py). The live drills must fire and
+resolve in the real Prometheus and reach Alertmanager; the stretched ones' real samples, replayed
+slower, must fire and resolve in promtool with the shipped rules; the Loki ones' real log lines
+must match their rules. The alerts are read from the rule files, so an alert added without a
+drill fails here. `make test-drills` runs only these.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import subprocess
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-import yaml
-from drill import replay
-from drill.catalog import BY_ALERT, DRILLS, FILL_DISK, UNLIST_BOT
-from drill.rules import alert_rules, prometheus_rule_files
-from drill.runner import run
+from drill.catalog import BY_ALERT, DRILLS, FILL_DISK
 
 from tests.config.logs.conftest import PROMTAIL_YML, load_expanded
 from tests.config.logs.relabel import relabel
-from tests.support.chat_fakes import ChatFakes
-from tests.support.drill_stack import DrillStack, wait_until_scraped
+from tests.support.drill_session import LIVE, LOKI_RULES, PROM_RULES, RULES, STRETCHED
 from tests.support.logql import check_logql
 
-# The one session runs every drill (about six minutes) and its replays before the first test
-# that reads it; on a loaded two-core machine that can pass the suite's 600 s per test. The
-# tests that need it are marked `drills` (make test-drills); the catalog checks run everywhere.
-
 NOT_NATIVE = {"grafana", "loki", "promtail", "alloy"}
-BAD, GOOD = 190, 160  # seconds each stretch drill is on, then off (see scripts/drill/catalog.py)
-LIVE_TIMEOUT = 240
-RULES = alert_rules()
-PROM_RULES = [r for r in RULES if r.engine == "prometheus"]
-LOKI_RULES = [r for r in RULES if r.engine == "loki"]
 
 
 def test_every_alert_has_a_drill():
@@ -81,92 +62,14 @@ def test_loki_drills_are_marked_loki():
     }
 
 
-LIVE = [r for r in PROM_RULES if BY_ALERT.get(r.alert) and BY_ALERT[r.alert].mode == "live"]
-STRETCHED = [r for r in PROM_RULES if BY_ALERT.get(r.alert) and BY_ALERT[r.alert].mode == "stretch"]
-
-
-class Session:
-    """The one run of every drill; tests read its results."""
-
-    def __init__(self, stack: DrillStack, folder: Path, promtool: str):
-        self.stack, self.folder, self.promtool = stack, folder, promtool
-        self.live: dict[str, object] = {}
-        self.replays: dict[str, tuple[replay.Recording, subprocess.CompletedProcess]] = {}
-        self.window = (0.0, 0.0)
-        self.switched_on = self.switched_off = 0.0
-        self.elapsed = 0.0
-
-    def run(self) -> None:
-        started = time.monotonic()
-        stack = self.stack
-        stretched = [d for d in DRILLS if d.mode in ("stretch", "loki")]
-        for drill in stretched:
-            if drill.switch == "crash":
-                stack.bot(drill).supervised = True
-        threads = [
-            threading.Thread(target=self._live, args=(d,), daemon=True)
-            for d in DRILLS
-            if d.mode == "live"
-        ]
-        for thread in threads:
-            thread.start()
-        self.switched_on = time.time()
-        stack.switch_on(stretched)
-        time.sleep(BAD)
-        self.switched_off = time.time()
-        stack.switch_off(stretched)
-        time.sleep(GOOD)
-        self.window = (self.switched_on, time.time())
-        # The replays, two at a time (two cores), while the live drills finish.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for rule, result in zip(STRETCHED, pool.map(self._replay, STRETCHED), strict=True):
-                self.replays[rule.id] = result
-        for thread in threads:
-            thread.join(max(map(_patience, DRILLS)) * 2)
-        self.elapsed = time.monotonic() - started
-
-    def _replay(self, rule):
-        """Record what the drill's subject produced, replay it slowed down to promtool."""
-        drill, stack = BY_ALERT[rule.alert], self.stack
-        names = replay.scraped_names(prometheus_rule_files(), rule.expr)
-        recording = replay.record(
-            stack.prometheus, stack.selector(drill), names, *self.window, stack.step(drill)
-        )
-        expected = {"alertname": rule.alert, **stack.subject(drill), **rule.labels, **drill.labels}
-        k = drill.factor(rule.labels)
-        spec = replay.promtool_test(prometheus_rule_files(), recording, k, expected)
-        path = self.folder / f"{rule.id}.test.yml"
-        path.write_text(yaml.safe_dump(spec, sort_keys=False, width=1 << 20))
-        command = [self.promtool, "test", "rules", str(path)]
-        return recording, subprocess.run(command, capture_output=True, text=True, check=False)
-
-    def _live(self, drill) -> None:
-        if drill.action == UNLIST_BOT:
-            time.sleep(5)  # the rule wants a target that existed: let it be scraped a little
-        self.live[drill.alert] = run(self.stack, drill, _patience(drill))
-
-
-def _patience(drill) -> int:
-    """Seconds a live drill may take to fire (and then to resolve)."""
-    return drill.patience or LIVE_TIMEOUT
-
-
 @pytest.fixture(scope="module")
-def session(tool, tmp_path_factory):
-    with ChatFakes() as fakes, ChatFakes() as drill_fakes:
-        folder = tmp_path_factory.mktemp("drills")
-        stack = DrillStack(tool, folder, fakes, drill_fakes)
-        try:
-            stack.start()
-            wait_until_scraped(stack)
-            result = Session(stack, folder, tool("promtool"))
-            result.run()
-            print(f"\nall drills ran in {result.elapsed:.0f}s")
-            for live in result.live.values():
-                print("\n".join(live.lines()))
-            yield result
-        finally:
-            stack.close()
+def session(drill_run):
+    """The drill session the root conftest started with the test session (DrillRun)."""
+    result = drill_run.result()
+    print(f"\nall drills ran in {result.elapsed:.0f}s")
+    for live in result.live.values():
+        print("\n".join(live.lines()))
+    return result
 
 
 @pytest.mark.drills
