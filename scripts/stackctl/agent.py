@@ -30,6 +30,13 @@ CONTAINER = {
     "password_file": "/run/secrets/agent_ingest_password",
     "targets_dir": "/etc/prometheus/generated/targets",
 }
+# The second remote_write of a central HA pair (AGENT_CENTRAL_HA=true): the first one's settings
+# (a YAML merge of its `central` anchor) sent to the gateway's second write path (caddy/Caddyfile).
+REPLICA_2_PATH = "/replica-2/api/v1/write"
+REPLICA_2 = """  - <<: *central
+    name: central-replica-2
+    url: {url}
+"""
 BOT_RE = re.compile(r"^(?P<service>[A-Za-z0-9_.-]{1,63})=(?P<address>[A-Za-z0-9_.-]+:\d{1,5})$")
 MIN_PASSWORD = 16
 
@@ -37,6 +44,11 @@ MIN_PASSWORD = 16
 def agent_host(env: Mapping[str, str]) -> str:
     """The `host` label of everything this agent sends (AGENT_HOST)."""
     return env.get("AGENT_HOST", "").strip()
+
+
+def central_ha(env: Mapping[str, str]) -> bool:
+    """Whether the central stack runs the Prometheus pair, so the agent writes to both."""
+    return env.get("AGENT_CENTRAL_HA", "").strip().lower() == "true"
 
 
 def bots(env: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -84,6 +96,15 @@ def check_agent(env: Mapping[str, str]) -> list[Problem]:
                 "(e.g. music=music-bot:8000)",
             )
         )
+    if env.get("AGENT_CENTRAL_HA", "").strip().lower() not in ("", "true", "false"):
+        problems.append(
+            Problem(
+                "AGENT_CENTRAL_HA",
+                f"must be true or false, not {env['AGENT_CENTRAL_HA']!r}: true when the central "
+                "stack runs the `ha` profile (the agent then writes every sample to both "
+                "Prometheus replicas), false (the default) otherwise",
+            )
+        )
     if not LABEL_VALUE_RE.match(env.get("BOTWATCH_ENV", "production")):
         problems.append(
             Problem("BOTWATCH_ENV", "must be a short name of letters, digits, '.', '_' or '-'")
@@ -110,10 +131,11 @@ def render_agent(env: Mapping[str, str], folder: Path, **container: str) -> Path
         )
         + "\n"
     )
+    base = env["AGENT_INGEST_URL"].rstrip("/")
     values = {
         "env": env.get("BOTWATCH_ENV") or "production",
         "host": agent_host(env),
-        "remote_write_url": env["AGENT_INGEST_URL"].rstrip("/") + "/api/v1/write",
+        "remote_write_url": base + "/api/v1/write",
         "ingest_user": env.get("AGENT_INGEST_USER") or "agent",
         "self": places["self"],
         "password_file": places["password_file"],
@@ -122,7 +144,10 @@ def render_agent(env: Mapping[str, str], folder: Path, **container: str) -> Path
     config = folder / "prometheus.yml"
     config.write_text(
         string.Template(TEMPLATE.read_text()).substitute(
-            {k: json.dumps(v) for k, v in values.items()}
+            {k: json.dumps(v) for k, v in values.items()},
+            replica_2=REPLICA_2.format(url=json.dumps(base + REPLICA_2_PATH))
+            if central_ha(env)
+            else "",
         )
     )
     return config
@@ -146,8 +171,10 @@ def up_agent(root: Path, *, docker: str = "docker", out: TextIO = sys.stdout) ->
     write_secrets(settings, root / ".secrets", SECRETS)
     render_agent(settings, root / ".generated" / "agent")
     host = agent_host(settings)
+    pair = " and its second Prometheus replica" if central_ha(settings) else ""
     print(
-        f"Starting the agent for host {host!r} (sends to {settings['AGENT_INGEST_URL']})…", file=out
+        f"Starting the agent for host {host!r} (sends to {settings['AGENT_INGEST_URL']}{pair})…",
+        file=out,
     )
     if not start_healthy(compose, out, "The agent"):
         return 1

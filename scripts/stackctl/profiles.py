@@ -6,7 +6,9 @@ A compose profile can only add services. Two of Botwatch's also change what exis
             appended to prometheus/prometheus.yml (it adds a top-level key the base never has).
   ha        the Loki ruler also alerts the second Alertmanager (LOKI_ALERTMANAGER_URLS, read by
             loki.yml through -config.expand-env). Prometheus needs nothing: it finds the second
-            Alertmanager by DNS, which resolves only while the profile runs.
+            Alertmanager by DNS, which resolves only while the profile runs. The ingest gateway
+            forwards its second write path to prometheus-2 (INGEST_PROMETHEUS_2; empty without
+            `ha`, and the gateway then answers that path with a 404 saying so).
   alloy     Alloy replaces Promtail as the log shipper Prometheus expects to find running.
 Whatever the profiles, the expected shipper is written down as a rule (LogShipperDown, DESIGN §8b):
 Prometheus finds the shippers by DNS, so a stopped one leaves no target behind to be down.
@@ -20,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTMANAGERS = {"": "http://alertmanager:9093", "ha": "http://alertmanager-2:9093"}
+# The second Prometheus replica, for the gateway's /replica-2/api/v1/write (caddy/Caddyfile).
+PROMETHEUS_2 = "prometheus-2:9090"
 
 
 def enabled(env: Mapping[str, str]) -> list[str]:
@@ -44,6 +48,11 @@ def loki_alertmanagers(env: Mapping[str, str]) -> str:
     return ",".join(ALERTMANAGERS[p] for p in profiles if p in ALERTMANAGERS)
 
 
+def ingest_upstreams(env: Mapping[str, str]) -> str:
+    """The gateway's environment file: where the second write path goes (nowhere without `ha`)."""
+    return f"INGEST_PROMETHEUS_2={PROMETHEUS_2 if 'ha' in enabled(env) else ''}\n"
+
+
 def log_shipper(env: Mapping[str, str]) -> str:
     """The log shipper `make up` runs: Alloy with its profile, Promtail otherwise (its job name)."""
     return "alloy" if "alloy" in enabled(env) else "promtail"
@@ -63,12 +72,13 @@ groups:
 
 
 def render(env: Mapping[str, str], generated: Path, root: Path = ROOT) -> None:
-    """Write .generated/prometheus/prometheus.yml, the expected log shipper's rule file and
-    .generated/loki/loki.env."""
-    for folder in ("prometheus/rules", "loki"):
+    """Write .generated/prometheus/prometheus.yml, the expected log shipper's rule file,
+    .generated/loki/loki.env and .generated/ingest/ingest.env."""
+    for folder in ("prometheus/rules", "loki", "ingest"):
         (generated / folder).mkdir(parents=True, exist_ok=True)
     (generated / "prometheus" / "prometheus.yml").write_text(prometheus_config(env, root))
     (generated / "prometheus" / "rules" / "log-shipper.yml").write_text(log_shipper_rules(env))
     (generated / "loki" / "loki.env").write_text(
         f"LOKI_ALERTMANAGER_URLS={loki_alertmanagers(env)}\n"
     )
+    (generated / "ingest" / "ingest.env").write_text(ingest_upstreams(env))

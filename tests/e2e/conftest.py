@@ -20,7 +20,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.chat_fakes import ChatFakes
-from tests.support.native_stack import NativeStack
+from tests.support.native_stack import NativeStack, running
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +34,8 @@ def native_stack(tool, chat_fakes, tmp_path_factory):
     stack = NativeStack(
         tool, tmp_path_factory.mktemp("native-stack"), chat_fakes, fast=True, longterm=True
     )
-    try:
-        stack.start()
-    except Exception as exc:
-        stack.close()
-        pytest.fail(f"the native stack did not start: {exc}\n{stack.logs()}")
-    yield stack
-    stack.close()
+    with running(stack, "native stack"):
+        yield stack
 
 
 @pytest.fixture(scope="session")

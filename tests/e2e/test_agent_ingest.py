@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from tests.support.ingest import HOST, PASSWORD, USER, IngestPath, basic_auth
+from tests.support.ingest import BOT_UP, HOST, PASSWORD, USER, IngestPath, basic_auth
+from tests.support.native_stack import running
 from tests.support.polling import poll
 
 # Central down this long: short for `make test`; the 2-minute outage is the bench's
@@ -24,18 +25,12 @@ MAX_SAMPLE_GAP = 3.0
 
 @pytest.fixture(scope="module")
 def path(tool, tmp_path_factory):
-    ingest = IngestPath(tool, tmp_path_factory.mktemp("ingest"))
-    try:
-        ingest.start()
-    except Exception as exc:
-        ingest.close()
-        pytest.fail(f"the ingest path did not start: {exc}\n{ingest.logs()}")
-    yield ingest
-    ingest.close()
+    with running(IngestPath(tool, tmp_path_factory.mktemp("ingest")), "ingest path") as ingest:
+        yield ingest
 
 
 def _bot_up(path) -> list[dict]:
-    return path.central.query(f'up{{job="bot", host="{HOST}"}} == 1')
+    return path.central.query(f"{BOT_UP} == 1")
 
 
 def test_bot_series_arrive_centrally_with_host_service_and_env(path):
@@ -65,8 +60,21 @@ class TestGateway:
     def test_only_the_write_paths_are_forwarded(self, path):
         """Query and admin APIs are not reachable through the gateway, even with the password."""
         auth = basic_auth(USER, PASSWORD)
-        for route in ("/api/v1/query", "/api/v1/admin/tsdb/delete_series", "/-/reload", "/"):
+        routes = (
+            "/api/v1/query", "/api/v1/admin/tsdb/delete_series", "/-/reload", "/",
+            "/replica-2/api/v1/query", "/replica-2/",
+        )  # fmt: skip
+        for route in routes:
             assert path.gateway.post(route, b"", auth) == 404, route
+
+    def test_the_second_write_path_without_the_pair_says_so(self, path):
+        """Without the `ha` pair the second replica's path is a 404 naming the cause and the fix
+        (an agent logs this text), and it still wants the password first."""
+        route = "/replica-2/api/v1/write"
+        assert path.gateway.post(route, b"garbage", None) == 401
+        status, body = path.gateway.reply(route, b"garbage", basic_auth(USER, PASSWORD))
+        assert status == 404
+        assert "without the ha profile" in body and "AGENT_CENTRAL_HA=false" in body
 
     def test_an_agent_with_a_wrong_password_writes_nothing(self, path):
         """An agent with the wrong password has its writes refused; none of its series exist."""
@@ -80,13 +88,34 @@ class TestGateway:
         intruder.stop()
 
 
+def test_an_agent_set_for_a_pair_the_stack_lacks_keeps_no_backlog_for_it(path):
+    """An agent told the central stack runs the pair when it does not: its second queue's
+    batches are refused (404) and dropped, never retried, so that queue keeps up with the WAL
+    like the first (nothing is held back for it); the first still delivers everything."""
+    agent = path.new_agent(host="paired-agent", central_ha=True)
+    path.processes.append(agent)
+    agent.start()
+    second = {"remote_name": "central-replica-2"}
+    failed = poll(
+        lambda: agent.metric("prometheus_remote_storage_samples_failed_total", **second), 60
+    )
+    assert failed > 0, agent.tail()
+    assert "AGENT_CENTRAL_HA=false" in agent.log_path.read_text()
+    assert poll(lambda: path.central.query('up{job="bot", host="paired-agent"} == 1'), 60)
+    time.sleep(5)  # a few more batches, each dropped at once
+    assert agent.metric("prometheus_remote_storage_samples_retried_total", **second) == 0
+    sent = "prometheus_remote_storage_queue_highest_sent_timestamp_seconds"
+    # Dropped batches advance the queue like sent ones: it is at most a few seconds behind.
+    assert agent.metric(sent, **second) >= time.time() - 15, agent.tail()
+    agent.stop()
+
+
 def test_bot_down_fires_centrally_from_the_agents_data(path):
     """BotDown for a remote bot fires from the `up` its agent sends, labelled with the host."""
     assert poll(lambda: _bot_up(path), 60)
     path.bot.kill()
     try:
-        query = f'ALERTS{{alertname="BotDown", alertstate="firing", host="{HOST}"}}'
-        firing = poll(lambda: path.central.query(query), 60)
+        firing = poll(lambda: path.central.firing("BotDown"), 60)
         assert firing, path.logs()
         assert firing[0]["metric"]["service"] == "bot"
     finally:
@@ -103,13 +132,9 @@ def test_central_outage_leaves_no_gap_after_replay(path):
     path.central.start()
     restarted = time.time()
 
-    def caught_up() -> bool:
-        latest = path.central.query(f'timestamp(up{{job="bot", host="{HOST}"}})')
-        return bool(latest) and float(latest[0]["value"][1]) >= restarted
-
-    assert poll(caught_up, 60), path.logs()
+    assert poll(lambda: path.central.newest_bot_sample() >= restarted, 60), path.logs()
     window = int(time.time() - stopped) + 10
-    (series,) = path.central.query(f'up{{job="bot", host="{HOST}"}}[{window}s]')
+    (series,) = path.central.query(f"{BOT_UP}[{window}s]")
     stamps = [float(t) for t, _ in series["values"]]
     assert stamps[0] < stopped - 5 and stamps[-1] > restarted
     gaps = [b - a for a, b in itertools.pairwise(stamps)]

@@ -5,7 +5,10 @@ Each process runs from the project's own configuration: the agent from agent/pro
 settings compose.yaml gives it and a real bcrypt hash, the central Prometheus from prometheus.yml
 and its rules with the remote-write receiver on. Only addresses differ (free local ports), and —
 for `fast=True` — the scrape and evaluation intervals (1s) and BotDown's `for`, so tests finish
-in seconds. Used by tests/e2e/test_agent_ingest.py and tests/bench/test_agent_ingest.py.
+in seconds. With `pair=True` the central side is the `ha` profile's pair: two Prometheus replicas
+(`replica` a and b), the gateway's second write path to the second, and the agent told to write
+to both (AGENT_CENTRAL_HA). Used by tests/e2e/test_agent_ingest.py, tests/e2e/test_agent_ha_pair.py
+and tests/bench/test_agent_ingest.py.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from tests.support.native_stack import REPO, DemoBot, Process, ProcessGroup, _ru
 from tests.support.net import free_port, wait_http
 
 HOST = "vps-test"
+# The remote demo bot's `up`, as the agent sends it.
+BOT_UP = f'up{{job="bot", host="{HOST}"}}'
 USER = "agent"
 PASSWORD = "correct-horse-battery-staple"  # test only; the gateway gets its bcrypt hash
 
@@ -36,12 +41,14 @@ def basic_auth(user: str, password: str) -> str:
 
 
 class CentralPrometheus(Process):
-    """The central Prometheus: project config and rules, only its own job, receiver on."""
+    """The central Prometheus: project config and rules, only its own job, receiver on; a
+    `replica` (a, b) as compose.yaml's PROMETHEUS_REPLICA for a member of the `ha` pair."""
 
-    def __init__(self, tool: Callable[[str], str], workdir: Path, *, fast: bool):
+    def __init__(self, tool: Callable[[str], str], workdir: Path, *, fast: bool, replica: str = ""):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        folder = workdir / "central"
+        name = f"central-{replica}" if replica else "central"
+        folder = workdir / name
         rules = folder / "rules"
         rules.mkdir(parents=True, exist_ok=True)
         config = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
@@ -65,7 +72,8 @@ class CentralPrometheus(Process):
             # As compose.yaml runs it: agents' samples arrive through the gateway.
             "--web.enable-remote-write-receiver",
         ]
-        super().__init__("central", args, workdir / "central.log", {"BOTWATCH_ENV": "e2e"})
+        env = {"BOTWATCH_ENV": "e2e", "PROMETHEUS_REPLICA": replica}
+        super().__init__(name, args, workdir / f"{name}.log", env)
 
     def start(self) -> None:
         super().start()
@@ -77,11 +85,29 @@ class CentralPrometheus(Process):
         with urllib.request.urlopen(url, timeout=10) as response:
             return json.load(response)["data"]["result"]
 
+    def newest_bot_sample(self) -> float:
+        """When the newest `up` of the remote bot was scraped (0 before the first arrives)."""
+        latest = self.query(f"timestamp({BOT_UP})")
+        return float(latest[0]["value"][1]) if latest else 0.0
+
+    def firing(self, alert: str) -> list[dict]:
+        """The firing `alert` of the remote host, from this Prometheus' ALERTS."""
+        return self.query(f'ALERTS{{alertname="{alert}", alertstate="firing", host="{HOST}"}}')
+
 
 class Gateway(Process):
-    """Caddy with caddy/Caddyfile, forwarding to the central Prometheus (and a Loki address)."""
+    """Caddy with caddy/Caddyfile, forwarding to the central Prometheus (and a Loki address);
+    with `replica_2`, its second write path to that second replica (as `make up` sets it for
+    `ha`), else that path is the 404 of a stack without the pair."""
 
-    def __init__(self, tool: Callable[[str], str], workdir: Path, upstream: str, loki: str):
+    def __init__(
+        self,
+        tool: Callable[[str], str],
+        workdir: Path,
+        upstream: str,
+        loki: str,
+        replica_2: str = "",
+    ):
         self.port, health = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.health = f"http://127.0.0.1:{health}/health"
@@ -98,6 +124,7 @@ class Gateway(Process):
             "INGEST_BIND": "127.0.0.1",
             "INGEST_USERS_FILE": str(users),
             "INGEST_PROMETHEUS": upstream,
+            "INGEST_PROMETHEUS_2": replica_2,
             "INGEST_LOKI": loki,
             "INGEST_HEALTH": f"127.0.0.1:{health}",
             # Caddy's own state (certificates; none here) under the test folder, not in $HOME.
@@ -114,6 +141,10 @@ class Gateway(Process):
 
     def post(self, path: str, body: bytes, auth: str | None) -> int:
         """POST through the gateway; returns the HTTP status."""
+        return self.reply(path, body, auth)[0]
+
+    def reply(self, path: str, body: bytes, auth: str | None) -> tuple[int, str]:
+        """POST through the gateway; returns the HTTP status and the response body."""
         headers = {
             "Content-Type": "application/x-protobuf",
             **({"Authorization": auth} if auth else {}),
@@ -122,9 +153,9 @@ class Gateway(Process):
         try:
             # A refused password costs a full bcrypt comparison (seconds on a busy machine).
             with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status
+                return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
-            return error.code
+            return error.code, error.read().decode()
 
 
 class Agent(Process):
@@ -139,6 +170,7 @@ class Agent(Process):
         *,
         host: str = HOST,
         password: str = PASSWORD,
+        central_ha: bool = False,
         fast: bool,
     ):
         self.port = free_port()
@@ -153,6 +185,7 @@ class Agent(Process):
             "AGENT_INGEST_USER": USER,
             "AGENT_BOTS": bots,
             "BOTWATCH_ENV": "e2e",
+            "AGENT_CENTRAL_HA": str(central_ha).lower(),
         }
         config = render_agent(
             settings, folder, self=f"127.0.0.1:{self.port}", password_file=str(secret),
@@ -178,14 +211,17 @@ class Agent(Process):
         super().start()
         wait_http(f"{self.url}/-/ready", 60, process=self.process)
 
-    def metric(self, name: str) -> float:
-        """The sum of a metric's samples on the agent's own /metrics."""
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of a metric's samples on the agent's own /metrics (those with `labels`)."""
         with urllib.request.urlopen(f"{self.url}/metrics", timeout=10) as response:
             text = response.read().decode()
+        wanted = [f'{key}="{value}"' for key, value in labels.items()]
         return sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()
-            if line.startswith(name) and line[len(name)] in " {"
+            if line.startswith(name)
+            and line[len(name)] in " {"
+            and all(label in line for label in wanted)
         )
 
 
@@ -210,7 +246,8 @@ class SyntheticBots(Process):
 
 
 class IngestPath(ProcessGroup):
-    """Bots, central Prometheus, gateway and one agent, started in dependency order.
+    """Bots, central Prometheus (the `ha` pair with `pair`), gateway and one agent, started in
+    dependency order.
 
     Without `bots`, the demo bot; with them (a SyntheticBots), those."""
 
@@ -221,19 +258,26 @@ class IngestPath(ProcessGroup):
         *,
         fast: bool = True,
         bots: SyntheticBots | None = None,
+        pair: bool = False,
     ):
-        self.tool, self.workdir, self.fast = tool, workdir, fast
+        self.tool, self.workdir, self.fast, self.pair = tool, workdir, fast, pair
         self.bot = bots or DemoBot(workdir)
         self.agent_bots = bots.agent_bots if bots else f"bot={self.bot.target}"
-        self.central = CentralPrometheus(tool, workdir, fast=fast)
+        self.central = CentralPrometheus(tool, workdir, fast=fast, replica="a" if pair else "")
+        self.central_2 = CentralPrometheus(tool, workdir, fast=fast, replica="b") if pair else None
+        replica_2 = f"127.0.0.1:{self.central_2.port}" if self.central_2 else ""
         # Loki does not run natively: the push path is forwarded to a closed port here and tested
         # for real under Docker (tests/stack).
         loki = f"127.0.0.1:{free_port()}"
-        self.gateway = Gateway(tool, workdir, f"127.0.0.1:{self.central.port}", loki)
+        self.gateway = Gateway(
+            tool, workdir, f"127.0.0.1:{self.central.port}", loki, replica_2=replica_2
+        )
         self.agent = self.new_agent()
-        self.processes: list[Process] = [self.bot, self.central, self.gateway, self.agent]
+        centrals = [self.central, *([self.central_2] if self.central_2 else [])]
+        self.processes: list[Process] = [self.bot, *centrals, self.gateway, self.agent]
 
     def new_agent(self, *, direct: bool = False, **kwargs) -> Agent:
         """Another agent of the same bots: through the gateway, or `direct` to the receiver."""
         url = self.central.url if direct else self.gateway.url
+        kwargs.setdefault("central_ha", self.pair)
         return Agent(self.tool, self.workdir, url, self.agent_bots, fast=self.fast, **kwargs)

@@ -19,10 +19,12 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
+import pytest
 import yaml
 from stackctl.alerting import render
 from stackctl.profiles import prometheus_config
@@ -378,6 +380,23 @@ class ProcessGroup:
     def logs(self) -> str:
         """The last lines of every process log, for assertion messages."""
         return "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes)
+
+
+Group = TypeVar("Group", bound=ProcessGroup)
+
+
+@contextmanager
+def running(group: Group, what: str) -> Iterator[Group]:
+    """The group started (else the test fails with every process' log), then closed."""
+    try:
+        group.start()
+    except Exception as exc:
+        group.close()
+        pytest.fail(f"the {what} did not start: {exc}\n{group.logs()}")
+    try:
+        yield group
+    finally:
+        group.close()
 
 
 class NativeStack(ProcessGroup):

@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
+from stackctl.profiles import render as render_profiles
 
 STATEFUL = {
     "prometheus",
@@ -107,6 +109,57 @@ class TestRendering:
         gateway = ingest["ingest"]
         assert gateway["environment"]["INGEST_SITE"] == "http://:8080"  # no domain: plain HTTP
         assert {p["target"] for p in gateway["ports"]} == {8080, 8443}
+
+    @pytest.mark.parametrize(
+        ("profiles", "upstream"),
+        [(("ingest",), None), (("ingest", "ha"), "prometheus-2:9090")],
+        ids=["ingest", "ingest-ha"],
+    )
+    def test_gateways_second_write_path_follows_the_ha_profile(
+        self, tool, repo, tmp_path, profiles, upstream
+    ):
+        """The gateway reads its second write path's upstream from the file `make up` writes:
+        with `ha`, the real Caddy adapts caddy/Caddyfile (with the gateway's compose environment
+        plus that file) to a route that rewrites /replica-2/api/v1/write to prometheus-2's
+        /api/v1/write, a receiver like the first; without it, to the 404 that says why."""
+        raw = yaml.safe_load((repo / "compose.yaml").read_text())["services"]["ingest"]
+        assert raw["env_file"] == [{"path": "./.generated/ingest/ingest.env", "required": False}]
+        assert "INGEST_PROMETHEUS_2" not in raw["environment"]
+        services = render(tool, repo, repo / ".env.example", *profiles)["services"]
+        render_profiles({"COMPOSE_PROFILES": ",".join(profiles)}, tmp_path, repo)
+        written = dict(
+            line.split("=", 1) for line in (tmp_path / "ingest" / "ingest.env").read_text().split()
+        )
+        # The users file is the Compose secret inside the container; an empty one here.
+        users = tmp_path / "ingest_users"
+        users.write_text("")
+        env = {
+            **services["ingest"]["environment"], **written,
+            "INGEST_USERS_FILE": str(users), "HOME": str(tmp_path),
+        }  # fmt: skip
+        caddyfile = str(repo / "caddy" / "Caddyfile")
+        adapted = subprocess.run(
+            [tool("caddy"), "adapt", "--adapter", "caddyfile", "--config", caddyfile],
+            env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert adapted.returncode == 0, adapted.stderr
+        routes = json.loads(adapted.stdout)["apps"]["http"]["servers"]
+        (route,) = [
+            r for server in routes.values() for r in server["routes"]
+            if {"path": ["/replica-2/api/v1/write"]} in r.get("match", [])
+        ]  # fmt: skip
+        steps = [h for sub in route["handle"][0]["routes"] for h in sub["handle"]]
+        assert [s["handler"] for s in steps] == ["rewrite", "static_response", "reverse_proxy"]
+        assert steps[0]["uri"] == "/api/v1/write"
+        assert steps[1]["status_code"] == 404
+        if upstream is None:
+            assert written == {"INGEST_PROMETHEUS_2": ""} and "upstreams" not in steps[2]
+            assert "prometheus-2" not in services
+            return
+        assert steps[2]["upstreams"] == [{"dial": upstream}]
+        replica = services["prometheus-2"]
+        assert "--web.enable-remote-write-receiver" in replica["command"]
+        assert replica["environment"]["PROMETHEUS_REPLICA"] == "b"
 
     def test_ingest_domain_and_address_settings_are_honoured(self, tool, repo, tmp_path):
         """INGEST_DOMAIN becomes the site (HTTPS); INGEST_BIND_ADDRESS moves only the gateway."""

@@ -43,11 +43,19 @@ class TestAgentSettings:
             ("AGENT_INGEST_URL", "ingest.example.com"),
             ("AGENT_INGEST_URL", "https://ingest.example.com/api/v1/write"),
             ("AGENT_INGEST_PASSWORD", "short"),
+            ("AGENT_CENTRAL_HA", "yes"),
+            ("AGENT_CENTRAL_HA", "1"),
         ],
     )
     def test_malformed_values_are_refused(self, key, value):
         """A malformed value is reported under its own setting."""
         assert [p.key for p in check_agent({**AGENT, key: value})] == [key]
+
+    def test_central_ha_problem_says_when_to_set_it(self):
+        """A malformed AGENT_CENTRAL_HA names the two values and when each is right."""
+        (problem,) = check_agent({**AGENT, "AGENT_CENTRAL_HA": "on"})
+        assert "must be true or false, not 'on'" in problem.message
+        assert "`ha` profile" in problem.message
 
     def test_up_agent_starts_nothing_with_problems(self, repo, tmp_path):
         """With the agent section empty, `make up-agent` lists the problems and calls no compose."""
@@ -68,14 +76,14 @@ class TestAgentConfig:
     def rendered(self, tmp_path):
         return render_agent(AGENT, tmp_path)
 
-    def test_promtool_accepts_it_in_agent_mode(self, rendered, tool, tmp_path):
-        """The rendered agent config passes `promtool check config --agent` (password file and
-        target file resolved as inside the container are absent here, so syntax only)."""
-        data = yaml.safe_load(rendered.read_text())
+    @pytest.mark.parametrize("central_ha", ["false", "true"])
+    def test_promtool_accepts_it_in_agent_mode(self, tool, tmp_path, central_ha):
+        """The rendered agent config, with one central endpoint or two, passes `promtool check
+        config --agent` (target files resolved as inside the container are absent here)."""
         secret = tmp_path / "password"
         secret.write_text("x")
-        data["remote_write"][0]["basic_auth"]["password_file"] = str(secret)
-        rendered.write_text(yaml.safe_dump(data))
+        settings = {**AGENT, "AGENT_CENTRAL_HA": central_ha}
+        rendered = render_agent(settings, tmp_path, password_file=str(secret))
         run = subprocess.run(
             [tool("promtool"), "check", "config", "--agent", str(rendered)],
             capture_output=True, text=True, check=False,
@@ -92,6 +100,26 @@ class TestAgentConfig:
             "username": "agent", "password_file": "/run/secrets/agent_ingest_password",
         }  # fmt: skip
         assert AGENT["AGENT_INGEST_PASSWORD"] not in rendered.read_text()
+
+    def test_one_central_endpoint_by_default(self, rendered, repo):
+        """Unset, and as .env.example ships it (false), the agent writes to one endpoint."""
+        assert "AGENT_CENTRAL_HA=false\n" in (repo / ".env.example").read_text()
+        (remote,) = yaml.safe_load(rendered.read_text())["remote_write"]
+        assert remote["name"] == "central"
+        off = render_agent({**AGENT, "AGENT_CENTRAL_HA": "false"}, rendered.parent / "off")
+        assert off.read_text() == rendered.read_text()
+
+    def test_central_ha_adds_the_second_replica_with_the_same_settings(self, tmp_path):
+        """AGENT_CENTRAL_HA=true: a second remote_write to the gateway's second path, with the
+        first one's credentials and queue settings (one name each, as Prometheus requires)."""
+        config = render_agent({**AGENT, "AGENT_CENTRAL_HA": "True"}, tmp_path)
+        first, second = yaml.safe_load(config.read_text())["remote_write"]
+        assert second["url"] == "https://ingest.example.com/replica-2/api/v1/write"
+        assert (first["name"], second["name"]) == ("central", "central-replica-2")
+        assert {k: v for k, v in second.items() if k not in ("url", "name")} == {
+            k: v for k, v in first.items() if k not in ("url", "name")
+        }
+        assert second["basic_auth"]["password_file"] == "/run/secrets/agent_ingest_password"
 
     def test_bots_become_the_bot_job_with_their_service(self, rendered):
         """Each AGENT_BOTS entry is a target of job "bot" labelled with its service."""

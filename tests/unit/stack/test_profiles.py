@@ -47,6 +47,19 @@ class TestRender:
         )
 
     @pytest.mark.parametrize(
+        ("compose_profiles", "upstream"),
+        [("", ""), ("ingest", ""), ("ingest,ha", "prometheus-2:9090"), ("ha", "prometheus-2:9090")],
+    )
+    def test_the_gateways_second_write_path_leads_to_prometheus_2_only_with_ha(
+        self, tmp_path, repo, compose_profiles, upstream
+    ):
+        """`ha`: the ingest gateway forwards its second write path to prometheus-2; without it
+        the path has no upstream (the gateway answers it with a 404 saying why)."""
+        profiles.render({"COMPOSE_PROFILES": compose_profiles}, tmp_path, repo)
+        ingest = (tmp_path / "ingest" / "ingest.env").read_text()
+        assert ingest == f"INGEST_PROMETHEUS_2={upstream}\n"
+
+    @pytest.mark.parametrize(
         ("compose_profiles", "shipper"),
         [("", "promtail"), ("host", "promtail"), ("host,alloy", "alloy")],
     )
