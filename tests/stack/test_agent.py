@@ -2,8 +2,9 @@
 
 What cannot run natively: Alloy shipping the demo bot's logs through the gateway to Loki (with
 `host`), and nothing lost when Loki is away for a minute (Alloy keeps its positions and retries).
-The central stack runs with the `ingest` profile and a real bcrypt hash; the agent runs from its
-own copy of the checkout as a bot host would, with `make up-agent`'s code path and the demo bot.
+The central stack runs with the `ingest` and `ha` profiles and a real bcrypt hash; the agent runs
+from its own copy of the checkout as a bot host would, with `make up-agent`'s code path, the demo
+bot and AGENT_CENTRAL_HA=true, so both Prometheus replicas receive its samples.
 The gateway joins the agent's network, as a private network between two hosts would carry it.
 Skipped, with the reason, without a Docker engine.
 """
@@ -11,9 +12,11 @@ Skipped, with the reason, without a Docker engine.
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 
@@ -40,7 +43,7 @@ def central(docker_client, tool, tmp_path_factory, free_port) -> Iterator[Stack]
     extra = f"INGEST_PASSWORD_HASH='{hashed}'\nINGEST_PORT={free_port()}\n"
     extra += f"INGEST_TLS_PORT={free_port()}\n"
     root = tmp_path_factory.mktemp("central") / "botwatch"
-    with stack_from_checkout(root, free_port, extra, profiles="ingest") as stack:
+    with stack_from_checkout(root, free_port, extra, profiles="ingest,ha") as stack:
         yield stack
 
 
@@ -51,7 +54,7 @@ def agent(central, tmp_path_factory) -> Iterator[subprocess.CompletedProcess[str
     gateway = f"{central.project}-ingest-1"
     env = (root / ".env.example").read_text() + (
         f"AGENT_HOST={HOST}\nAGENT_BOTS=bot=bot:8000\nAGENT_INGEST_URL=http://{gateway}:8080\n"
-        f"AGENT_INGEST_PASSWORD={PASSWORD}\nCOMPOSE_PROFILES=demo\n"
+        f"AGENT_INGEST_PASSWORD={PASSWORD}\nCOMPOSE_PROFILES=demo\nAGENT_CENTRAL_HA=true\n"
     )
     (root / ".env").write_text(env)
     project = f"botwatch-agent-{uuid.uuid4().hex[:8]}"
@@ -81,6 +84,19 @@ def test_agent_metrics_and_logs_arrive_with_host(central, agent):
     params = {"query": f'up{{job="bot", host="{HOST}"}}'}
     response = requests.get(central.urls["prometheus"] + "/api/v1/query", params=params, timeout=10)
     assert response.json()["data"]["result"], "the agent's bot series are not in Prometheus"
+
+
+def test_the_second_prometheus_replica_gets_the_agents_series_too(central, agent):
+    """Through the gateway's second write path, prometheus-2 (no published port: asked from inside
+    its container) holds the remote bot's series as the first replica does."""
+    query = urllib.parse.urlencode({"query": f'up{{job="bot", host="{HOST}"}}'})
+    url = f"http://127.0.0.1:9090/api/v1/query?{query}"
+
+    def in_second_replica():
+        run = central.compose("exec", "-T", "prometheus-2", "wget", "-qO-", url)
+        return run.returncode == 0 and json.loads(run.stdout)["data"]["result"]
+
+    assert wait_for(in_second_replica, 180, "the agent's bot series in prometheus-2")
 
 
 def test_logs_of_a_loki_outage_arrive_afterwards(central, agent):
