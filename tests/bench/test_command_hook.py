@@ -5,6 +5,9 @@
   prefix and hybrid commands, ``tree._call`` for slash commands), around a body that does
   nothing, vs. the floor: awaiting the same body and doing prometheus-client's inc +
   observe on children bound by hand. Target ≤ 1.3×.
+- OTel off (issue 14): the hook botwatch.setup() installs with OTEL_EXPORTER_OTLP_ENDPOINT unset
+  vs. the same hook built with no tracing code at all (DiscordInstrumentation without a command
+  scope). Target ≤ 1.02×: the optional OpenTelemetry spans cost nothing when off.
 - vs discord-ext-prometheus: the same simulated commands through the same bot — prefix
   commands as messages through dpytest, slash commands through the gateway's
   interaction path (``parse_interaction_create``: the ``interaction`` event, then the
@@ -23,6 +26,7 @@ from types import SimpleNamespace
 import botwatch
 import discord
 import discord.ext.test as dpytest
+from botwatch.discord import DiscordInstrumentation
 from botwatch.metrics import COMMAND_BUCKETS
 from discord import app_commands
 from discord.ext import commands
@@ -33,6 +37,8 @@ from tests.support.bench import Ratio, Row, side_by_side_async
 
 N = 20_000
 FLOOR = "awaiting the body + bare prometheus-client inc + observe"
+NO_TRACING = "the same hook wired with no tracing code"
+OTEL_OFF_N, OTEL_OFF_REPEATS = 2_000, 101
 
 
 def _interaction_payload(name: str) -> dict:
@@ -61,22 +67,26 @@ def _floor_children():
     return counter.labels("ping", "success"), histogram.labels("ping")
 
 
+async def _per_command(call: Callable, args: list, n: int = N) -> float:
+    """CPU seconds per command through ``call`` (a hooked bot.invoke or tree._call).
+
+    CPU time of this thread: all of it is synchronous work here, and on a shared machine wall
+    time mostly adds the time the process waited for a core.
+    """
+    for arg in args:  # each gateway interaction is a new object: its command lookup is paid
+        with contextlib.suppress(AttributeError):
+            del arg._cs_command  # discord.py's cache of Interaction.command
+    started = time.thread_time()
+    for i in range(n):
+        await call(args[i % len(args)])
+    return (time.thread_time() - started) / n
+
+
 async def _hook_vs_floor(call: Callable, args: list, body: Callable) -> tuple[float, float]:
     c_child, h_child = _floor_children()
 
-    def fresh() -> None:
-        for arg in args:
-            with contextlib.suppress(AttributeError):
-                del arg._cs_command  # discord.py's cache of Interaction.command
-
-    # CPU time of this thread: all of it is synchronous work here, and on a shared machine
-    # wall time mostly adds the time the process waited for a core.
     async def hooked() -> float:
-        fresh()  # each gateway interaction is a new object: its command lookup is paid
-        started = time.thread_time()
-        for i in range(N):
-            await call(args[i % len(args)])
-        return (time.thread_time() - started) / N
+        return await _per_command(call, args)
 
     async def floor() -> float:
         started = time.thread_time()
@@ -91,33 +101,76 @@ async def _hook_vs_floor(call: Callable, args: list, body: Callable) -> tuple[fl
     return await side_by_side_async(hooked, floor)
 
 
-def test_hook_vs_floor(bench):
-    """The whole per-command hook costs ≤ 1.3× the floor, for prefix and slash commands."""
-    obs = botwatch.setup(
-        service="bench", registry=CollectorRegistry(), port=0, configure_logging=False
-    )
+async def _body(_: object) -> None:
+    return None
+
+
+def _hooked_bot(instrument: Callable[[commands.Bot], None]) -> commands.Bot:
+    """A bot whose bot.invoke and tree._call are stand-ins for discord.py's own work (doing
+    nothing), set before ``instrument`` so botwatch's hooks wrap them exactly as they wrap the
+    real ones."""
     bot = commands.Bot(command_prefix="!", intents=discord.Intents.none())
+    bot.invoke = _body
+    bot.tree._call = _body
+    bot.tree.add_command(app_commands.Command(name="ping", description="p", callback=_body))
+    instrument(bot)
+    return bot
 
-    async def body(_: object) -> None:
-        return None
 
-    # Stand-ins for discord.py's own work, set before instrument() so botwatch's hooks
-    # wrap them exactly as they wrap the real bot.invoke and tree._call.
-    bot.invoke = body
-    bot.tree._call = body
-    bot.tree.add_command(app_commands.Command(name="ping", description="p", callback=body))
-    obs.instrument(bot)
-    contexts = [SimpleNamespace(command=commands.Command(body, name="ping"), command_failed=False)]
+def _commands(bot: commands.Bot, n: int = N) -> tuple[list, list]:
+    """(contexts, interactions): a prefix command's Context and n slash interactions of `ping`."""
+    contexts = [SimpleNamespace(command=commands.Command(_body, name="ping"), command_failed=False)]
     interactions = [
         discord.Interaction(data=_interaction_payload("ping"), state=bot._connection)
-        for _ in range(N)
+        for _ in range(n)
     ]
-    prefix = asyncio.run(_hook_vs_floor(bot.invoke, contexts, body))
-    slash = asyncio.run(_hook_vs_floor(bot.tree._call, interactions, body))
+    return contexts, interactions
+
+
+def _setup() -> botwatch.Observability:
+    return botwatch.setup(
+        service="bench", registry=CollectorRegistry(), port=0, configure_logging=False
+    )
+
+
+def test_hook_vs_floor(bench):
+    """The whole per-command hook costs ≤ 1.3× the floor, for prefix and slash commands."""
+    bot = _hooked_bot(_setup().instrument)
+    contexts, interactions = _commands(bot)
+    prefix = asyncio.run(_hook_vs_floor(bot.invoke, contexts, _body))
+    slash = asyncio.run(_hook_vs_floor(bot.tree._call, interactions, _body))
     bench.check(
         Row("command hook, prefix", *prefix, FLOOR, "s", Ratio(1.3)),
         Row("command hook, slash", *slash, FLOOR, "s", Ratio(1.3)),
     )
+
+
+def test_hook_with_opentelemetry_off(monkeypatch, bench):
+    """With OTEL_EXPORTER_OTLP_ENDPOINT unset, the hook botwatch.setup() installs costs ≤ 1.02×
+    the same hook wired with no tracing code at all (no command scope, no trace id source)."""
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("SENTRY_DSN", raising=False)
+    obs = _setup()
+    assert obs.tracing is None and obs.sentry is None
+    ours = _hooked_bot(obs.instrument)
+    plain = _setup()  # its metrics, health and tasks, under a hook built without any tracing
+    bare = _hooked_bot(
+        DiscordInstrumentation(plain.metrics, plain.errors, plain.health, plain.tasks).instrument
+    )
+    rows = []
+    for kind in ("prefix", "slash"):
+        calls = []
+        for bot in (ours, bare):
+            contexts, interactions = _commands(bot, OTEL_OFF_N)
+            if kind == "prefix":
+                call, args = bot.invoke, contexts
+            else:
+                call, args = bot.tree._call, interactions
+            calls.append(lambda call=call, args=args: _per_command(call, args, OTEL_OFF_N))
+        # Hundreds of short runs, alternated: a 2 % target needs a steadier median.
+        measured = asyncio.run(side_by_side_async(*calls, OTEL_OFF_REPEATS, mirrored=True))
+        rows.append(Row(f"command hook, OTel off, {kind}", *measured, NO_TRACING, "s", Ratio(1.02)))
+    bench.check(*rows)
 
 
 # -- the same bot, instrumented by botwatch or by discord-ext-prometheus --------------------

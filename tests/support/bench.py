@@ -155,14 +155,24 @@ async def side_by_side_async(
     ours: Callable[[], Awaitable[float]],
     base: Callable[[], Awaitable[float]],
     repeats: int = REPEATS,
+    *,
+    mirrored: bool = False,
 ) -> tuple[float, float]:
-    """:func:`side_by_side` for measurements that run in the event loop."""
+    """:func:`side_by_side` for measurements that run in the event loop.
+
+    ``mirrored``: each repeat runs ours, base, then base, ours (medians of ``2 * repeats`` runs
+    each), so a change in the machine's load during a repeat weighs on both alike. For a ratio
+    close to 1: with many short runs, the median is steadier than with a few long ones.
+    """
     await ours()
     await base()
     a, b = [], []
     for _ in range(repeats):
         a.append(await ours())
         b.append(await base())
+        if mirrored:
+            b.append(await base())
+            a.append(await ours())
     return statistics.median(a), statistics.median(b)
 
 
