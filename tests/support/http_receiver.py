@@ -2,7 +2,7 @@
 
 Stdlib, not aiohttp: Sentry's aiohttp integration would trace an aiohttp receiver and send
 those transactions to it, without end. Used by the Sentry envelope receiver
-(tests/unit/exporter/test_sentry.py) and the OTLP receiver (tests/support/otlp.py).
+(tests/support/sentry_envelopes.py) and the OTLP receiver (tests/support/otlp.py).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
 class PostReceiver:
@@ -48,3 +49,10 @@ class PostReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

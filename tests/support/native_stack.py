@@ -85,7 +85,7 @@ class Process:
 class DemoBot(Process):
     """`python -m botwatch.demo` serving its exporter on a free port."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, extra_env: Mapping[str, str] | None = None):
         self.port = free_port()
         env = {
             "BOTWATCH_HOST": "127.0.0.1",
@@ -96,6 +96,7 @@ class DemoBot(Process):
             # slow backends last 20s, not 8 min, so stopping the bot never waits on them.
             "BOTWATCH_DEMO_FIRST_INCIDENT": "5",
             "BOTWATCH_DEMO_SPIKE_LENGTH": "20",
+            **(extra_env or {}),
         }
         super().__init__("bot", [sys.executable, "-m", "botwatch.demo"], workdir / "bot.log", env)
 
@@ -400,8 +401,8 @@ def running(group: Group, what: str) -> Iterator[Group]:
 
 
 class NativeStack(ProcessGroup):
-    """Bot, Alertmanager (with the chat fakes), optionally VictoriaMetrics (`longterm`), and
-    Prometheus, started in dependency order."""
+    """Bot (with `bot_env` added to its environment), Alertmanager (with the chat fakes),
+    optionally VictoriaMetrics (`longterm`), and Prometheus, started in dependency order."""
 
     def __init__(
         self,
@@ -411,9 +412,10 @@ class NativeStack(ProcessGroup):
         *,
         fast: bool,
         longterm: bool = False,
+        bot_env: Mapping[str, str] | None = None,
     ):
         self.fakes = fakes
-        self.bot = DemoBot(workdir)
+        self.bot = DemoBot(workdir, bot_env)
         config = write_alertmanager_config(workdir / "alertmanager", fakes, fast=fast)
         self.alertmanager = Alertmanager(tool, workdir, config)
         self.victoriametrics = VictoriaMetrics(tool, workdir) if longterm else None

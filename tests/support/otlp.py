@@ -73,10 +73,3 @@ class OtlpReceiver(PostReceiver):
 
     def named(self, name: str) -> list[ReceivedSpan]:
         return [span for span in self.spans if span.name == name]
-
-    def __enter__(self) -> OtlpReceiver:
-        self.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()

@@ -13,6 +13,7 @@ from botwatch import logging as bw_logging
 from discord.ext import commands
 
 from tests.support.otlp import OtlpReceiver
+from tests.support.sentry_envelopes import Envelopes
 from tests.unit.exporter import test_sentry
 from tests.unit.exporter.bots import exemplars
 
@@ -141,7 +142,7 @@ class TestWithSentry:
     ):
         """With Sentry on too, a command is both a Sentry transaction and an OpenTelemetry span,
         each with its tracked operation inside; the log line carries the OpenTelemetry trace id."""
-        envelopes = test_sentry.Envelopes()
+        envelopes = Envelopes()
         envelopes.start()
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
         obs = botwatch.setup(

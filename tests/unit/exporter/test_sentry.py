@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
 
@@ -17,53 +16,15 @@ from botwatch import logging as bw_logging
 from discord.ext import commands
 
 from tests.support.fake_secrets import PLANTED, USER_TEXT
-from tests.support.http_receiver import PostReceiver
+from tests.support.sentry_envelopes import Envelopes
 from tests.unit.exporter.bots import exemplars
-
-
-class Envelopes(PostReceiver):
-    """A Sentry ingest stand-in: stores every event and transaction it receives."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: list[tuple[str, dict]] = []
-        self.bodies: list[bytes] = []
-        self.dsn = f"http://key@127.0.0.1:{self.port}/1"
-
-    def receive(self, path: str, body: bytes) -> None:
-        self.bodies.append(body)
-        self.parse(body)
-
-    def parse(self, body: bytes) -> None:
-        """Split an envelope into its items."""
-        _, rest = body.split(b"\n", 1)  # the envelope header
-        while rest.strip():
-            header_line, rest = rest.split(b"\n", 1)
-            header = json.loads(header_line)
-            length = header.get("length")
-            if length is None:
-                payload, _, rest = rest.partition(b"\n")
-            else:
-                payload, rest = rest[:length], rest[length + 1 :]
-            if header.get("type") in ("event", "transaction"):
-                self.items.append((header["type"], json.loads(payload)))
-
-    def raw(self) -> bytes:
-        """Every envelope received, as sent (decompressed)."""
-        return b"".join(self.bodies)
-
-    def of(self, kind: str) -> list[dict]:
-        """Payloads of one item type."""
-        return [payload for t, payload in self.items if t == kind]
 
 
 @pytest.fixture
 def envelopes():
     """A running receiver; ``envelopes.dsn`` points at it."""
-    received = Envelopes()
-    received.start()
-    yield received
-    received.stop()
+    with Envelopes() as received:
+        yield received
 
 
 def _sentry_obs(registry, logs, dsn: str) -> botwatch.Observability:
