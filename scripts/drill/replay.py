@@ -44,24 +44,45 @@ class Recording:
     series: list[tuple[dict[str, str], list[float | None]]]
 
 
-def scraped_names(rule_files: Iterable[Path], expr: str) -> set[str]:
-    """The scraped metric names an expression reads, through the recording rules it uses (a
-    superset: every identifier counts). The series the rules write themselves are left out: the
-    replay recomputes them."""
-    recorded: dict[str, list[str]] = {}
+def _recordings(rule_files: Iterable[Path]) -> dict[str, list[tuple[str, Path]]]:
+    """Each recorded series' name → the (expression, file) of every rule recording it."""
+    recorded: dict[str, list[tuple[str, Path]]] = {}
     for path in rule_files:
         for group in yaml.safe_load(path.read_text()).get("groups") or []:
             for rule in group.get("rules") or []:
                 if "record" in rule:
-                    recorded.setdefault(rule["record"], []).append(rule["expr"])
+                    recorded.setdefault(rule["record"], []).append((rule["expr"], path))
+    return recorded
+
+
+def _names(expr: str, recorded: Mapping[str, list[tuple[str, Path]]]) -> set[str]:
+    """Every identifier an expression reads, through the recording rules it uses (a superset)."""
     names: set[str] = set()
     todo = [expr]
     while todo:
         for name in _NAME.findall(todo.pop()):
             if name in recorded and name not in names:
-                todo.extend(recorded[name])
+                todo.extend(expr for expr, _ in recorded[name])
             names.add(name)
+    return names
+
+
+def scraped_names(rule_files: Iterable[Path], expr: str) -> set[str]:
+    """The scraped metric names an expression reads, through the recording rules it uses (a
+    superset: every identifier counts). The series the rules write themselves are left out: the
+    replay recomputes them."""
+    recorded = _recordings(rule_files)
+    names = _names(expr, recorded)
     return {n for n in names if n not in recorded and not n.startswith("ALERTS")}
+
+
+def rule_files_for(rule_files: Iterable[Path], own: Path, expr: str) -> list[Path]:
+    """The rule files a replay of one alert loads: its own and those recording a series it reads
+    (whole files, so each group keeps its order). The others cannot change the alert and would
+    only cost promtool time: the SLO file's day-long windows, for an alert that reads none."""
+    recorded = _recordings(rule_files)
+    used = {path for name in _names(expr, recorded) for _, path in recorded.get(name, [])}
+    return sorted({own, *used})
 
 
 def record(

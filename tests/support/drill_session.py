@@ -93,7 +93,8 @@ class Session:
         )
         expected = {"alertname": rule.alert, **stack.subject(drill), **rule.labels, **drill.labels}
         k = drill.factor(rule.labels)
-        spec = replay.promtool_test(prometheus_rule_files(), recording, k, expected)
+        files = replay.rule_files_for(prometheus_rule_files(), rule.file, rule.expr)
+        spec = replay.promtool_test(files, recording, k, expected)
         path = self.folder / f"{rule.id}.test.yml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False, width=1 << 20))
         command = [self.promtool, "test", "rules", str(path)]
