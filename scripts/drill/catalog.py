@@ -10,7 +10,7 @@ native processes:
 - stretch   the drill runs for a few minutes on the real Prometheus, its samples are read back and
             replayed k times slower to `promtool test rules` (alerts whose windows plus `for:` are
             too long to wait for: k is the factor, chosen so that the slowed-down run lasts longer
-            than the rule needs to fire and then to resolve: 190 s on and 160 s off in the test);
+            than the rule needs to fire and then to resolve: 190 s on and 190 s off in the test);
 - loki      the drill's real log lines go through the promtail pipeline and must match the rule's
             stream selector and line filters (no LogQL engine runs here; `make test-stack` fires
             them in the real Loki).
