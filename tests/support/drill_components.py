@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -130,9 +131,32 @@ class AlertmanagerUnderDrill(Alertmanager):
         self.config.write_text(UNPARSABLE_ALERTMANAGER if broken else self.good_config)
         self.process.send_signal(signal.SIGHUP)
 
+    def stop(self) -> None:
+        """Stop, holding its ports meanwhile: the rest of the suite runs beside the drills, and a
+        port another test (or an outgoing connection) took would keep it from coming back."""
+        super().stop()
+        if getattr(self, "_held", []):
+            return  # stopped before: its ports are held already
+        self._held = [_hold(socket.SOCK_STREAM, self.port)] + [
+            _hold(kind, int(flag.rsplit(":", 1)[1]))
+            for flag in self.args
+            if flag.startswith("--cluster.listen-address=127.0.0.1:")
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM)
+        ]
+
     def start(self) -> None:
         if self.process is None or self.process.poll() is not None:
+            for held in getattr(self, "_held", []):
+                held.close()
+            self._held = []
             super().start()
+
+
+def _hold(kind: int, port: int) -> socket.socket:
+    """A socket bound to 127.0.0.1:port, so that nothing else binds it until it is closed."""
+    held = socket.socket(socket.AF_INET, kind)
+    held.bind(("127.0.0.1", port))
+    return held
 
 
 class NodeExporterUnderDrill(Process):
