@@ -113,7 +113,49 @@ class PrometheusUnderDrill(Process):
             wal.write(b"\x07" + b"\xff" * 64)
 
 
-class AlertmanagerUnderDrill(Alertmanager):
+class PortsHeldWhileStopped:
+    """A process the drills stop and start again holds its ports while it is down: the rest of
+    the suite runs beside the drills, and a port another socket took meanwhile (a test's server,
+    an outgoing connection) would keep it from coming back (seen: an Alertmanager that could not
+    rebind failed the whole drill session)."""
+
+    port: int
+
+    def ports(self) -> list[tuple[int, int]]:
+        """(socket type, port) pairs to hold: its TCP port."""
+        return [(socket.SOCK_STREAM, self.port)]
+
+    def stop(self) -> None:
+        super().stop()
+        self._hold()
+
+    def kill(self) -> None:
+        super().kill()
+        self._hold()
+
+    def start(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return  # running
+        for held in getattr(self, "_held", []):
+            held.close()
+        self._held: list[socket.socket] = []
+        super().start()
+
+    def _hold(self) -> None:
+        if getattr(self, "_held", []) or self.process is None:
+            return  # held already, or never started
+        self._held = []
+        for kind, port in self.ports():
+            held = socket.socket(socket.AF_INET, kind)
+            try:
+                held.bind(("127.0.0.1", port))
+            except OSError:  # taken already: the restart will say so
+                held.close()
+                continue
+            self._held.append(held)
+
+
+class AlertmanagerUnderDrill(PortsHeldWhileStopped, Alertmanager):
     """The project's Alertmanager with its own chat fakes; its config file can be broken. With
     `cluster` (compose.yaml's flags, native_stack.cluster_flags), a member of a gossip pair."""
 
@@ -131,32 +173,15 @@ class AlertmanagerUnderDrill(Alertmanager):
         self.config.write_text(UNPARSABLE_ALERTMANAGER if broken else self.good_config)
         self.process.send_signal(signal.SIGHUP)
 
-    def stop(self) -> None:
-        """Stop, holding its ports meanwhile: the rest of the suite runs beside the drills, and a
-        port another test (or an outgoing connection) took would keep it from coming back."""
-        super().stop()
-        if getattr(self, "_held", []):
-            return  # stopped before: its ports are held already
-        self._held = [_hold(socket.SOCK_STREAM, self.port)] + [
-            _hold(kind, int(flag.rsplit(":", 1)[1]))
+    def ports(self) -> list[tuple[int, int]]:
+        gossip = [
+            int(flag.rsplit(":", 1)[1])
             for flag in self.args
             if flag.startswith("--cluster.listen-address=127.0.0.1:")
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM)
         ]
-
-    def start(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            for held in getattr(self, "_held", []):
-                held.close()
-            self._held = []
-            super().start()
-
-
-def _hold(kind: int, port: int) -> socket.socket:
-    """A socket bound to 127.0.0.1:port, so that nothing else binds it until it is closed."""
-    held = socket.socket(socket.AF_INET, kind)
-    held.bind(("127.0.0.1", port))
-    return held
+        return super().ports() + [
+            (kind, port) for port in gossip for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM)
+        ]
 
 
 class NodeExporterUnderDrill(Process):

@@ -45,6 +45,7 @@ from tests.support.chat_fakes import ChatFakes
 from tests.support.drill_components import (
     AlertmanagerUnderDrill,
     NodeExporterUnderDrill,
+    PortsHeldWhileStopped,
     PrometheusUnderDrill,
 )
 from tests.support.ingest import Agent
@@ -121,7 +122,11 @@ def scrape_interval(subject: str) -> int:
     return 1 if subject in FAST_SCRAPE else 2
 
 
-class DrillBot(DemoBot):
+class DrillAgent(PortsHeldWhileStopped, Agent):
+    """The bot-host agent AgentDown's drill kills and starts again."""
+
+
+class DrillBot(PortsHeldWhileStopped, DemoBot):
     """A demo bot for drills: no scheduled incidents, a 5 s sync loop, switches from a file."""
 
     def __init__(self, workdir: Path, service: str):
@@ -276,7 +281,7 @@ class DrillStack(Environment):
         self.prometheus, self.alertmanager = self.prom.url, self.am.url
         # An agent with no bots of its own: its `up{job="agent"}` is AgentDown's heartbeat.
         self.agent_host = STACK_SUBJECTS[STOP_AGENT]
-        self.agent = Agent(tool, workdir, self.prom.url, "", host=self.agent_host, fast=True)
+        self.agent = DrillAgent(tool, workdir, self.prom.url, "", host=self.agent_host, fast=True)
         self._stop = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, daemon=True)
 
