@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from tests.support.native_stack import REPO, NativeStack
+from tests.support.native_stack import REPO, NativeStack, running
 from tests.support.otlp import OtlpReceiver
 from tests.support.polling import poll
 from tests.support.sentry_envelopes import Envelopes
@@ -86,15 +86,8 @@ def traced(request, tool, chat_fakes, tmp_path_factory) -> Iterator[Traced]:
             }
         workdir = tmp_path_factory.mktemp(f"exemplars-{request.param}")
         stack = NativeStack(tool, workdir, chat_fakes, fast=True, bot_env=bot_env)
-        try:
-            stack.start()
-        except Exception as exc:
-            stack.close()
-            pytest.fail(f"the stack did not start: {exc}\n{stack.logs()}")
-        try:
+        with running(stack, "stack"):
             yield Traced(stack, envelopes, otlp if request.param == "otel" else None)
-        finally:
-            stack.close()
 
 
 def _within_the_client_limit(labels: dict[str, str]) -> bool:
